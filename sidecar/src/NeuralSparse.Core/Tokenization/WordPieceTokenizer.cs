@@ -1,0 +1,429 @@
+using System.Buffers;
+using System.Text;
+
+namespace NeuralSparse.Core.Tokenization;
+
+/// <summary>
+/// BERT WordPiece tokenizer with the ids of Hugging Face's BertTokenizer (fast): special tokens matched in the raw
+/// text, BertNormalizer (clean text, CJK spacing, NFD accent strip, lowercase), BertPreTokenizer (whitespace and
+/// punctuation) and greedy longest-match WordPiece with whole-word [UNK]. Thread-safe and allocation-light:
+/// scratch memory is pooled, vocabulary look-ups are by span.
+/// </summary>
+public sealed class WordPieceTokenizer
+{
+    private readonly string[] _idToToken;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly (string Content, int Id)[] _rawSpecialTokens;
+    private readonly SearchValues<char> _specialFirstChars;
+    private readonly BertNormalizerOptions _normalizer;
+    private readonly string _continuingSubwordPrefix;
+    private readonly int _maxInputCharsPerWord;
+    private readonly int _longestTokenLength;
+
+    internal WordPieceTokenizer(
+        string[] idToToken,
+        IReadOnlyList<(string Content, int Id)> rawSpecialTokens,
+        BertNormalizerOptions normalizer,
+        string unknownToken,
+        string continuingSubwordPrefix,
+        int maxInputCharsPerWord)
+    {
+        _idToToken = idToToken;
+        var vocabulary = new Dictionary<string, int>(idToToken.Length, StringComparer.Ordinal);
+        for (int id = 0; id < idToToken.Length; id++)
+        {
+            // The first occurrence wins, as when Hugging Face reads vocab.txt into a dict in order.
+            vocabulary.TryAdd(idToToken[id], id);
+            _longestTokenLength = Math.Max(_longestTokenLength, idToToken[id].Length);
+        }
+
+        _lookup = vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        _rawSpecialTokens = [.. rawSpecialTokens.OrderByDescending(t => t.Content.Length)];
+        _specialFirstChars = SearchValues.Create(_rawSpecialTokens.Select(t => t.Content[0]).Distinct().ToArray());
+        _normalizer = normalizer;
+        _continuingSubwordPrefix = continuingSubwordPrefix;
+        _maxInputCharsPerWord = maxInputCharsPerWord;
+
+        UnknownId = RequireToken(vocabulary, unknownToken);
+        ClsId = RequireToken(vocabulary, "[CLS]");
+        SepId = RequireToken(vocabulary, "[SEP]");
+        PadId = vocabulary.TryGetValue("[PAD]", out int pad) ? pad : 0;
+    }
+
+    /// <summary>Number of entries in the vocabulary (the model's logit dimension).</summary>
+    public int VocabularySize => _idToToken.Length;
+
+    /// <summary>Id of <c>[CLS]</c>.</summary>
+    public int ClsId { get; }
+
+    /// <summary>Id of <c>[SEP]</c>.</summary>
+    public int SepId { get; }
+
+    /// <summary>Id of <c>[PAD]</c>.</summary>
+    public int PadId { get; }
+
+    /// <summary>Id of the unknown token, <c>[UNK]</c>.</summary>
+    public int UnknownId { get; }
+
+    /// <summary>Ids of the tokens matched verbatim in raw text ([PAD], [UNK], [CLS], [SEP], [MASK] for BERT).</summary>
+    public IEnumerable<int> SpecialTokenIds => _rawSpecialTokens.Select(t => t.Id);
+
+    /// <summary>Loads <c>tokenizer.json</c> (Hugging Face format) or <c>vocab.txt</c> (one token per line), by extension.</summary>
+    public static WordPieceTokenizer Load(string path) => TokenizerFileLoader.Load(path);
+
+    /// <summary>The vocabulary entry of <paramref name="id"/>, e.g. <c>"##ing"</c>.</summary>
+    public string IdToToken(int id) => (uint)id < (uint)_idToToken.Length
+        ? _idToToken[id]
+        : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id must be in [0, {_idToToken.Length}).");
+
+    /// <summary>Looks up a vocabulary entry by its exact string.</summary>
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _lookup.TryGetValue(token, out id);
+
+    /// <summary>
+    /// Encodes <paramref name="text"/> as <c>[CLS] tokens [SEP]</c>, keeping the first
+    /// <paramref name="maxLength"/> − 2 tokens (Hugging Face's right truncation).
+    /// </summary>
+    public int[] Encode(string text, int maxLength)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 2);
+        int[] buffer = new int[Math.Min(maxLength, text.Length + 2)];
+        int count = Encode(text, buffer, addSpecialTokens: true);
+        return count == buffer.Length ? buffer : buffer[..count];
+    }
+
+    /// <summary>
+    /// Writes token ids for <paramref name="text"/> into <paramref name="destination"/> and returns how many were
+    /// written. Tokens that do not fit are dropped (right truncation); tokenization stops as soon as it is full.
+    /// </summary>
+    public int Encode(ReadOnlySpan<char> text, Span<int> destination, bool addSpecialTokens)
+    {
+        if (!addSpecialTokens)
+        {
+            return EncodeContent(text, destination);
+        }
+
+        if (destination.Length < 2)
+        {
+            throw new ArgumentException("Room for [CLS] and [SEP] is needed.", nameof(destination));
+        }
+
+        destination[0] = ClsId;
+        int count = EncodeContent(text, destination[1..^1]);
+        destination[count + 1] = SepId;
+        return count + 2;
+    }
+
+    /// <summary>The token strings of <paramref name="text"/> without [CLS]/[SEP], at most <paramref name="maxTokens"/>.</summary>
+    public IReadOnlyList<string> Tokenize(string text, int maxTokens = int.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int[] ids = new int[Math.Min(maxTokens, (text.Length * 2) + 2)];
+        int count = EncodeContent(text, ids);
+        var tokens = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            tokens[i] = _idToToken[ids[i]];
+        }
+
+        return tokens;
+    }
+
+    private static int RequireToken(Dictionary<string, int> vocabulary, string token) =>
+        vocabulary.TryGetValue(token, out int id)
+            ? id
+            : throw new InvalidDataException($"The vocabulary has no '{token}' token; a BERT WordPiece vocabulary is required.");
+
+    private int EncodeContent(ReadOnlySpan<char> text, Span<int> destination)
+    {
+        var sink = new TokenSink(destination);
+        int segmentStart = 0;
+        int position = 0;
+        while (!sink.IsFull && _rawSpecialTokens.Length > 0)
+        {
+            int offset = text[position..].IndexOfAny(_specialFirstChars);
+            if (offset < 0)
+            {
+                break;
+            }
+
+            int at = position + offset;
+            (string Content, int Id)? match = MatchSpecialToken(text[at..]);
+            if (match is null)
+            {
+                position = at + 1;
+                continue;
+            }
+
+            TokenizeSegment(text[segmentStart..at], ref sink);
+            sink.TryAdd(match.Value.Id);
+            segmentStart = position = at + match.Value.Content.Length;
+        }
+
+        if (!sink.IsFull)
+        {
+            TokenizeSegment(text[segmentStart..], ref sink);
+        }
+
+        return sink.Count;
+    }
+
+    private (string Content, int Id)? MatchSpecialToken(ReadOnlySpan<char> text)
+    {
+        // Ordered longest first, so the first hit is the leftmost-longest match.
+        foreach ((string content, int id) in _rawSpecialTokens)
+        {
+            if (text.StartsWith(content, StringComparison.Ordinal))
+            {
+                return (content, id);
+            }
+        }
+
+        return null;
+    }
+
+    private void TokenizeSegment(ReadOnlySpan<char> segment, ref TokenSink sink)
+    {
+        if (segment.IsEmpty)
+        {
+            return;
+        }
+
+        var normalized = new PooledCharBuffer(segment.Length + 8);
+        var scratch = new PooledCharBuffer(segment.Length + 8);
+        try
+        {
+            Normalize(segment, ref normalized, ref scratch);
+            PreTokenizeAndWordPiece(normalized.Written, ref sink);
+        }
+        finally
+        {
+            normalized.Dispose();
+            scratch.Dispose();
+        }
+    }
+
+    private void Normalize(ReadOnlySpan<char> input, ref PooledCharBuffer output, ref PooledCharBuffer scratch)
+    {
+        // Pass 1: clean text and space out CJK ideographs.
+        bool allAscii = true;
+        foreach (Rune rune in input.EnumerateRunes())
+        {
+            if (_normalizer.CleanText)
+            {
+                if (rune.Value is 0 or 0xFFFD || BertTextRules.IsControl(rune))
+                {
+                    continue;
+                }
+
+                if (BertTextRules.IsWhitespace(rune))
+                {
+                    scratch.Append(' ');
+                    continue;
+                }
+            }
+
+            if (_normalizer.HandleChineseCharacters && BertTextRules.IsChineseCharacter(rune))
+            {
+                scratch.Append(' ');
+                scratch.Append(rune);
+                scratch.Append(' ');
+                allAscii = false;
+                continue;
+            }
+
+            allAscii &= rune.IsAscii;
+            scratch.Append(rune);
+        }
+
+        ReadOnlySpan<char> cleaned = scratch.Written;
+        bool stripAccents = _normalizer.ShouldStripAccents;
+        if (allAscii)
+        {
+            // ASCII has no combining marks and a trivial lowercase: the common case costs one copy.
+            Span<char> target = output.GetSpan(cleaned.Length);
+            if (_normalizer.Lowercase)
+            {
+                System.Text.Ascii.ToLower(cleaned, target, out int written);
+                output.Advance(written);
+            }
+            else
+            {
+                cleaned.CopyTo(target);
+                output.Advance(cleaned.Length);
+            }
+
+            return;
+        }
+
+        // Pass 2: NFD (only to strip accents), then drop Mn and lowercase rune by rune.
+        ReadOnlySpan<char> source = cleaned;
+        var decomposed = new PooledCharBuffer(0);
+        try
+        {
+            if (stripAccents && !cleaned.IsNormalized(NormalizationForm.FormD))
+            {
+                int length = cleaned.GetNormalizedLength(NormalizationForm.FormD);
+                cleaned.TryNormalize(decomposed.GetSpan(length), out int written, NormalizationForm.FormD);
+                decomposed.Advance(written);
+                source = decomposed.Written;
+            }
+
+            foreach (Rune rune in source.EnumerateRunes())
+            {
+                if (stripAccents && Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.NonSpacingMark)
+                {
+                    continue;
+                }
+
+                output.Append(_normalizer.Lowercase ? Rune.ToLowerInvariant(rune) : rune);
+            }
+        }
+        finally
+        {
+            decomposed.Dispose();
+        }
+    }
+
+    private void PreTokenizeAndWordPiece(ReadOnlySpan<char> text, ref TokenSink sink)
+    {
+        int wordStart = -1;
+        int index = 0;
+        while (index < text.Length && !sink.IsFull)
+        {
+            Rune.DecodeFromUtf16(text[index..], out Rune rune, out int width);
+            bool isSpace = BertTextRules.IsWhitespace(rune);
+            bool isPunctuation = !isSpace && BertTextRules.IsPunctuation(rune);
+            if (isSpace || isPunctuation)
+            {
+                if (wordStart >= 0)
+                {
+                    WordPiece(text[wordStart..index], ref sink);
+                    wordStart = -1;
+                }
+
+                if (isPunctuation)
+                {
+                    WordPiece(text.Slice(index, width), ref sink);
+                }
+            }
+            else if (wordStart < 0)
+            {
+                wordStart = index;
+            }
+
+            index += width;
+        }
+
+        if (wordStart >= 0)
+        {
+            WordPiece(text[wordStart..], ref sink);
+        }
+    }
+
+    private void WordPiece(ReadOnlySpan<char> word, ref TokenSink sink)
+    {
+        if (sink.IsFull)
+        {
+            return;
+        }
+
+        if (CountRunes(word) > _maxInputCharsPerWord)
+        {
+            sink.TryAdd(UnknownId);
+            return;
+        }
+
+        // A word has at most one piece per char; pieces are committed only if the whole word matches.
+        Span<int> pieces = word.Length <= 256 ? stackalloc int[word.Length] : new int[word.Length];
+        int prefixLength = _continuingSubwordPrefix.Length;
+        Span<char> candidate = stackalloc char[prefixLength + Math.Min(word.Length, _longestTokenLength)];
+        _continuingSubwordPrefix.CopyTo(candidate);
+
+        int pieceCount = 0;
+        int start = 0;
+        while (start < word.Length)
+        {
+            int end = Math.Min(word.Length, start + _longestTokenLength);
+            if (end < word.Length && char.IsLowSurrogate(word[end]))
+            {
+                end--;
+            }
+
+            int found = -1;
+            while (end > start)
+            {
+                ReadOnlySpan<char> piece = word[start..end];
+                bool hit;
+                if (start == 0)
+                {
+                    hit = _lookup.TryGetValue(piece, out found);
+                }
+                else
+                {
+                    piece.CopyTo(candidate[prefixLength..]);
+                    hit = _lookup.TryGetValue(candidate[..(prefixLength + piece.Length)], out found);
+                }
+
+                if (hit)
+                {
+                    break;
+                }
+
+                found = -1;
+                end -= end - 2 >= start && char.IsLowSurrogate(word[end - 1]) && char.IsHighSurrogate(word[end - 2]) ? 2 : 1;
+            }
+
+            if (found < 0)
+            {
+                sink.TryAdd(UnknownId);
+                return;
+            }
+
+            pieces[pieceCount++] = found;
+            start = end;
+        }
+
+        foreach (int id in pieces[..pieceCount])
+        {
+            if (!sink.TryAdd(id))
+            {
+                return;
+            }
+        }
+    }
+
+    private static int CountRunes(ReadOnlySpan<char> text)
+    {
+        int count = text.Length;
+        for (int i = 1; i < text.Length; i++)
+        {
+            if (char.IsLowSurrogate(text[i]) && char.IsHighSurrogate(text[i - 1]))
+            {
+                count--;
+            }
+        }
+
+        return count;
+    }
+
+    private ref struct TokenSink(Span<int> destination)
+    {
+        private readonly Span<int> _destination = destination;
+
+        public int Count { get; private set; }
+
+        public readonly bool IsFull => Count >= _destination.Length;
+
+        public bool TryAdd(int id)
+        {
+            if (IsFull)
+            {
+                return false;
+            }
+
+            _destination[Count++] = id;
+            return true;
+        }
+    }
+}
