@@ -1,0 +1,84 @@
+using NeuralSparse.Core.Sparse;
+using NeuralSparse.Core.Tokenization;
+
+namespace NeuralSparse.Core.Models;
+
+/// <summary>
+/// A loaded, validated model directory: everything but the inference backend. Built by <see cref="ModelDirectory.Load"/>.
+/// </summary>
+public sealed class SparseModelDefinition
+{
+    internal SparseModelDefinition(
+        string name,
+        string directory,
+        string modelPath,
+        string tokenizerPath,
+        WordPieceTokenizer tokenizer,
+        IdfTable? idf,
+        SparseModelMode mode,
+        SparseActivation activation,
+        int maxLength,
+        IReadOnlySet<int> specialTokenIds,
+        float modelPruneRatio,
+        SparseModelPreset? preset,
+        bool synthetic,
+        string? description)
+    {
+        Name = name;
+        Directory = directory;
+        ModelPath = modelPath;
+        TokenizerPath = tokenizerPath;
+        Tokenizer = tokenizer;
+        Idf = idf;
+        Mode = mode;
+        Activation = activation;
+        MaxLength = maxLength;
+        SpecialTokenIds = specialTokenIds;
+        ModelPruneRatio = modelPruneRatio;
+        Preset = preset;
+        Synthetic = synthetic;
+        Description = description;
+    }
+
+    /// <summary>The name clients use.</summary>
+    public string Name { get; }
+
+    /// <summary>The model directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>Path of <c>model.onnx</c>.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>Path of the tokenizer file.</summary>
+    public string TokenizerPath { get; }
+
+    /// <summary>The model's tokenizer.</summary>
+    public WordPieceTokenizer Tokenizer { get; }
+
+    /// <summary>Query weights (doc-only models); null for bi-encoders without idf.json.</summary>
+    public IdfTable? Idf { get; }
+
+    /// <summary>How queries are encoded.</summary>
+    public SparseModelMode Mode { get; }
+
+    /// <summary>The activation after max-pooling.</summary>
+    public SparseActivation Activation { get; }
+
+    /// <summary>Maximum tokens per text including [CLS]/[SEP].</summary>
+    public int MaxLength { get; }
+
+    /// <summary>Token ids that never appear in output.</summary>
+    public IReadOnlySet<int> SpecialTokenIds { get; }
+
+    /// <summary>Model-side prune ratio (strict: keep w &gt; ratio × max); 0 keeps every positive weight.</summary>
+    public float ModelPruneRatio { get; }
+
+    /// <summary>The preset this model was declared as, if any.</summary>
+    public SparseModelPreset? Preset { get; }
+
+    /// <summary>True when the weights are generated (random, untrained): outputs have no meaning.</summary>
+    public bool Synthetic { get; }
+
+    /// <summary>Free-text description.</summary>
+    public string? Description { get; }
+}

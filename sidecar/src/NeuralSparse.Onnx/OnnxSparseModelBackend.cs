@@ -1,0 +1,264 @@
+using System.Buffers;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using NeuralSparse.Core.Errors;
+using NeuralSparse.Core.Inference;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Sparse;
+using NeuralSparse.Onnx.Graph;
+using NeuralSparse.Onnx.Proto;
+
+namespace NeuralSparse.Onnx;
+
+/// <summary>
+/// Runs a sparse encoding model with ONNX Runtime. One <see cref="InferenceSession"/> per model, called
+/// concurrently (Run is thread-safe). By default the graph is rewritten at load so pooling and the activation run
+/// inside ORT and only [batch, vocab] comes back.
+/// </summary>
+public sealed class OnnxSparseModelBackend : ISparseModelBackend
+{
+    private readonly InferenceSession _session;
+    private readonly string[] _inputNames;
+    private readonly string _outputName;
+    private readonly bool _takesTokenTypeIds;
+    private readonly PoolingPlacement _pooling;
+    private readonly SparseActivation _activation;
+    private readonly int _vocabularySize;
+
+    private OnnxSparseModelBackend(
+        InferenceSession session, GraphSignature signature, PoolingPlacement pooling, SparseActivation activation,
+        int vocabularySize, string description)
+    {
+        _session = session;
+        _inputNames = [.. signature.InputNames];
+        _takesTokenTypeIds = signature.TakesTokenTypeIds;
+        _pooling = pooling;
+        _outputName = pooling == PoolingPlacement.Graph && signature.OutputKind == GraphOutputKind.Logits
+            ? PoolingGraphRewriter.PooledOutputName
+            : signature.OutputName;
+        _activation = activation;
+        _vocabularySize = vocabularySize;
+        Description = description;
+    }
+
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <summary>The device the session actually runs on (after any fallback).</summary>
+    public ExecutionDevice Device { get; private init; }
+
+    /// <summary>The ONNX Runtime version in use.</summary>
+    public static string RuntimeVersion => OrtEnv.Instance().GetVersionString();
+
+    /// <summary>Loads <paramref name="model"/>'s graph into an ONNX Runtime session.</summary>
+    /// <exception cref="NeuralSparseException">Kind ModelLoad, naming the file and the fix.</exception>
+    public static OnnxSparseModelBackend Create(SparseModelDefinition model, OnnxBackendOptions? options = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new OnnxBackendOptions();
+        logger ??= NullLogger.Instance;
+        int vocabularySize = model.Tokenizer.VocabularySize;
+
+        ModelProto graph;
+        GraphSignature signature;
+        try
+        {
+            using (FileStream stream = File.OpenRead(model.ModelPath))
+            {
+                graph = ModelProto.Parser.ParseFrom(stream);
+            }
+
+            signature = PoolingGraphRewriter.Inspect(graph);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or InvalidProtocolBufferException or IOException)
+        {
+            throw NeuralSparseException.ModelLoad($"'{model.ModelPath}' is not a usable ONNX masked-LM: {ex.Message}", ex);
+        }
+
+        if (signature.StaticColumns is { } columns)
+        {
+            if (columns < vocabularySize)
+            {
+                throw NeuralSparseException.ModelLoad(
+                    $"'{model.ModelPath}' outputs {columns} columns but '{model.TokenizerPath}' has {vocabularySize} tokens: the tokenizer does not belong to this model. Use the tokenizer the model was trained with.");
+            }
+
+            if (columns > vocabularySize)
+            {
+                OnnxBackendLog.ExtraLogitColumns(logger, model.Name, columns, vocabularySize);
+            }
+        }
+
+        if (signature.TakesTokenTypeIds != (model.Preset?.TakesTokenTypeIds ?? signature.TakesTokenTypeIds))
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"'{model.ModelPath}' {(signature.TakesTokenTypeIds ? "takes" : "does not take")} token_type_ids, which does not fit preset '{model.Preset!.ShortName}' ({model.Preset.Architecture}). Check that the directory holds that model's export.");
+        }
+
+        PoolingPlacement pooling = signature.OutputKind == GraphOutputKind.Pooled ? PoolingPlacement.Graph : options.Pooling;
+        if (signature.OutputKind == GraphOutputKind.Logits && pooling == PoolingPlacement.Graph)
+        {
+            PoolingGraphRewriter.AppendPooling(graph, signature, model.Activation, vocabularySize);
+        }
+
+        (InferenceSession session, ExecutionDevice device) = CreateSession(graph.ToByteArray(), model, options, logger);
+        string poolingText = signature.OutputKind == GraphOutputKind.Pooled
+            ? "pooling in the exported graph"
+            : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
+        string description = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
+
+        if (model.Synthetic)
+        {
+            OnnxBackendLog.SyntheticModel(logger, model.Name);
+        }
+
+        OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
+        return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description) { Device = device };
+    }
+
+    /// <inheritdoc />
+    public void Run(ModelBatch batch, Span<float> output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int rows = batch.BatchSize;
+        int sequenceLength = batch.SequenceLength;
+        if (output.Length < rows * _vocabularySize)
+        {
+            throw new ArgumentException($"Output must hold {rows} × {_vocabularySize} floats.", nameof(output));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        long[] shape = [rows, sequenceLength];
+        long[]? tokenTypes = _takesTokenTypeIds ? ArrayPool<long>.Shared.Rent(batch.ElementCount) : null;
+        var inputs = new List<OrtValue>(_inputNames.Length);
+        try
+        {
+            foreach (string name in _inputNames)
+            {
+                long[] data = name switch
+                {
+                    "input_ids" => batch.InputIds,
+                    "attention_mask" => batch.AttentionMask,
+                    _ => tokenTypes!,
+                };
+                if (ReferenceEquals(data, tokenTypes))
+                {
+                    // Single-sequence inputs: every token type is 0.
+                    Array.Clear(tokenTypes, 0, batch.ElementCount);
+                }
+
+                inputs.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data.AsMemory(0, batch.ElementCount), shape));
+            }
+
+            using var runOptions = new RunOptions();
+            using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
+            using IDisposableReadOnlyCollection<OrtValue> results = _session.Run(runOptions, _inputNames, inputs, [_outputName]);
+            ReadOutput(results.First(), batch, output);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The model run was cancelled.", cancellationToken);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new NeuralSparseException(NeuralSparseErrorKind.Backend, $"ONNX Runtime failed to run the model: {ex.Message}", ex);
+        }
+        finally
+        {
+            foreach (OrtValue value in inputs)
+            {
+                value.Dispose();
+            }
+
+            if (tokenTypes is not null)
+            {
+                ArrayPool<long>.Shared.Return(tokenTypes);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+
+    private void ReadOutput(OrtValue value, ModelBatch batch, Span<float> output)
+    {
+        long[] shape = value.GetTensorTypeAndShape().Shape;
+        ReadOnlySpan<float> data = value.GetTensorDataAsSpan<float>();
+        int columns = (int)shape[^1];
+        if (columns < _vocabularySize)
+        {
+            throw new NeuralSparseException(NeuralSparseErrorKind.Backend,
+                $"The model returned {columns} columns for a {_vocabularySize}-token vocabulary; the tokenizer does not belong to this model.");
+        }
+
+        if (shape.Length == 2)
+        {
+            for (int r = 0; r < batch.BatchSize; r++)
+            {
+                data.Slice(r * columns, _vocabularySize).CopyTo(output.Slice(r * _vocabularySize, _vocabularySize));
+            }
+
+            return;
+        }
+
+        // Host pooling over [batch, sequence, columns] logits.
+        int sequenceLength = batch.SequenceLength;
+        for (int r = 0; r < batch.BatchSize; r++)
+        {
+            SparsePooling.MaxPoolActivate(
+                data.Slice(r * sequenceLength * columns, sequenceLength * columns),
+                batch.AttentionMask.AsSpan(r * sequenceLength, sequenceLength),
+                _vocabularySize,
+                columns,
+                _activation,
+                output.Slice(r * _vocabularySize, _vocabularySize));
+        }
+    }
+
+    private static (InferenceSession Session, ExecutionDevice Device) CreateSession(
+        byte[] graph, SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
+    {
+        if (options.Device == ExecutionDevice.Cuda)
+        {
+            // ORT copies session options into the session, so they can be disposed right after creation.
+            using SessionOptions cudaOptions = BaseOptions(options);
+            try
+            {
+                cudaOptions.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+                return (new InferenceSession(graph, cudaOptions), ExecutionDevice.Cuda);
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                if (options.RequireDevice)
+                {
+                    throw NeuralSparseException.ModelLoad(
+                        $"CUDA was required for model '{model.Name}' but is unavailable: {ex.Message}. Build with -p:OnnxRuntimeSource=NuGet -p:OnnxRuntimeFlavor=Gpu and run on a machine with an NVIDIA GPU and CUDA, or allow the CPU fallback.", ex);
+                }
+
+                OnnxBackendLog.DeviceUnavailable(logger, ExecutionDevice.Cuda, model.Name, ex.Message);
+            }
+        }
+
+        using SessionOptions cpuOptions = BaseOptions(options);
+        try
+        {
+            return (new InferenceSession(graph, cpuOptions), ExecutionDevice.Cpu);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw NeuralSparseException.ModelLoad($"ONNX Runtime cannot load '{model.ModelPath}': {ex.Message}", ex);
+        }
+    }
+
+    private static SessionOptions BaseOptions(OnnxBackendOptions options) => new()
+    {
+        IntraOpNumThreads = options.EffectiveIntraOpThreads,
+        InterOpNumThreads = 1,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+    };
+}
