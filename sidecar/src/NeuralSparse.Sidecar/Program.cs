@@ -1,0 +1,3 @@
+using NeuralSparse.Sidecar;
+
+return await EncodingDemo.RunAsync(args, Console.Out, CancellationToken.None);
