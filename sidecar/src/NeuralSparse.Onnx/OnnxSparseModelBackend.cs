@@ -61,6 +61,32 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         logger ??= NullLogger.Instance;
         int vocabularySize = model.Tokenizer.VocabularySize;
 
+        (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling) = PrepareGraph(model, options.Pooling, logger);
+        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, model, options, logger);
+        string poolingText = signature.OutputKind == GraphOutputKind.Pooled
+            ? "pooling in the exported graph"
+            : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
+        string description = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
+
+        if (model.Synthetic)
+        {
+            OnnxBackendLog.SyntheticModel(logger, model.Name);
+        }
+
+        OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
+        return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description) { Device = device };
+    }
+
+    /// <summary>
+    /// Reads and checks <paramref name="model"/>'s graph and, for logits graphs with graph pooling, appends pooling.
+    /// Returns the serialized graph ONNX Runtime loads (also used by the benchmark's bare-ORT baseline).
+    /// </summary>
+    internal static (byte[] Graph, GraphSignature Signature, PoolingPlacement Pooling) PrepareGraph(
+        SparseModelDefinition model, PoolingPlacement requested, ILogger logger)
+    {
+        int vocabularySize = model.Tokenizer.VocabularySize;
         ModelProto graph;
         GraphSignature signature;
         try
@@ -97,27 +123,13 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
                 $"'{model.ModelPath}' {(signature.TakesTokenTypeIds ? "takes" : "does not take")} token_type_ids, which does not fit preset '{model.Preset!.ShortName}' ({model.Preset.Architecture}). Check that the directory holds that model's export.");
         }
 
-        PoolingPlacement pooling = signature.OutputKind == GraphOutputKind.Pooled ? PoolingPlacement.Graph : options.Pooling;
+        PoolingPlacement pooling = signature.OutputKind == GraphOutputKind.Pooled ? PoolingPlacement.Graph : requested;
         if (signature.OutputKind == GraphOutputKind.Logits && pooling == PoolingPlacement.Graph)
         {
             PoolingGraphRewriter.AppendPooling(graph, signature, model.Activation, vocabularySize);
         }
 
-        (InferenceSession session, ExecutionDevice device) = CreateSession(graph.ToByteArray(), model, options, logger);
-        string poolingText = signature.OutputKind == GraphOutputKind.Pooled
-            ? "pooling in the exported graph"
-            : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
-        string description = string.Create(
-            System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
-
-        if (model.Synthetic)
-        {
-            OnnxBackendLog.SyntheticModel(logger, model.Name);
-        }
-
-        OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
-        return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description) { Device = device };
+        return (graph.ToByteArray(), signature, pooling);
     }
 
     /// <inheritdoc />
@@ -254,7 +266,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
-    private static SessionOptions BaseOptions(OnnxBackendOptions options) => new()
+    internal static SessionOptions BaseOptions(OnnxBackendOptions options) => new()
     {
         IntraOpNumThreads = options.EffectiveIntraOpThreads,
         InterOpNumThreads = 1,

@@ -13,10 +13,11 @@ public sealed record SparseEncoderOptions
     public int MaxBatchSize { get; init; } = 32;
 
     /// <summary>
-    /// Most padded tokens (rows × longest row) in one model run; bounds activation memory. Defaults to 16,384
-    /// (32 texts of 512 tokens).
+    /// Most padded tokens (rows × longest row) in one model run. Defaults to 4,096. The MLM head materializes
+    /// [tokens × 30,522] logits inside the runtime (500 MB at 4,096 tokens); on a 2-core CPU, one run of 8,192
+    /// tokens measured 1.3–2.8× slower per document than two runs of 4,096 (docs/benchmarks.md).
     /// </summary>
-    public int MaxBatchTokens { get; init; } = 16_384;
+    public int MaxBatchTokens { get; init; } = 4_096;
 }
 
 /// <summary>
@@ -36,7 +37,7 @@ public sealed class SparseEncoder : IDisposable
         _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         _options = options ?? new SparseEncoderOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchSize, 1, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchTokens, Model.MaxLength, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchTokens, 1, nameof(options)); // a longer text runs alone
     }
 
     /// <summary>The model this encoder serves.</summary>
@@ -53,7 +54,7 @@ public sealed class SparseEncoder : IDisposable
         IReadOnlyList<string> texts, SparsePruneRule? prune = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        return EncodeWithModel(TokenizeAll(texts), prune ?? SparsePruneRule.None, cancellationToken);
+        return EncodeWithModel(TokenizeAll(texts), prune ?? SparsePruneRule.None, _options, cancellationToken);
     }
 
     /// <summary>
@@ -66,7 +67,7 @@ public sealed class SparseEncoder : IDisposable
         prune ??= SparsePruneRule.None;
         if (Model.Mode == SparseModelMode.BiEncoder)
         {
-            return EncodeWithModel(TokenizeAll(texts), prune, cancellationToken);
+            return EncodeWithModel(TokenizeAll(texts), prune, _options, cancellationToken);
         }
 
         IdfTable idf = Model.Idf ?? throw new NeuralSparseException(
@@ -83,6 +84,10 @@ public sealed class SparseEncoder : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _backend.Dispose();
+
+    /// <summary>Runs already-tokenized texts through the model, unpruned, with the given batch limits (the scheduler's path).</summary>
+    internal IReadOnlyList<SparseVector> EncodeTokenized(int[][] tokens, SparseEncoderOptions batching, CancellationToken cancellationToken) =>
+        EncodeWithModel(tokens, SparsePruneRule.None, batching, cancellationToken);
 
     private SparseVector EncodeQueryByIdf(string text, IdfTable idf)
     {
@@ -110,7 +115,7 @@ public sealed class SparseEncoder : IDisposable
         return tokens;
     }
 
-    private SparseVector[] EncodeWithModel(int[][] tokens, SparsePruneRule prune, CancellationToken cancellationToken)
+    private SparseVector[] EncodeWithModel(int[][] tokens, SparsePruneRule prune, SparseEncoderOptions batching, CancellationToken cancellationToken)
     {
         prune.Validate();
         var results = new SparseVector[tokens.Length];
@@ -123,7 +128,7 @@ public sealed class SparseEncoder : IDisposable
         }
 
         IReadOnlyList<int[]> batches = BatchPlanner.Plan(
-            [.. withContent.Select(i => tokens[i].Length)], _options.MaxBatchSize, _options.MaxBatchTokens);
+            [.. withContent.Select(i => tokens[i].Length)], batching.MaxBatchSize, batching.MaxBatchTokens);
         foreach (int[] batch in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using NeuralSparse.Bench;
+using NeuralSparse.Core.Inference;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Sparse;
+using NeuralSparse.Core.Tokenization;
+using NeuralSparse.Onnx;
+using NeuralSparse.Onnx.Graph;
+using NeuralSparse.Onnx.Synthetic;
+
+// Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
+//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget
+var settings = BenchSettings.Parse(args);
+var report = new StringBuilder();
+var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
+
+Line($"Machine: {CpuName()}, {Environment.ProcessorCount} logical processors, {RuntimeInformation.OSDescription}");
+Line($"Runtime: .NET {Environment.Version}, ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} (CPU), {settings.Threads} intra-op threads");
+Line($"Date: {DateTime.UtcNow:yyyy-MM-dd}");
+Line();
+
+// 1. The machine's measured float32 GEMM rate through ONNX Runtime: the ceiling for the encoder's FLOPs.
+double peak = Part("peak") || Part("encoder") ? MatMulPeak.Measure(settings.Threads, settings.MinSeconds, Line) : double.NaN;
+Line();
+
+if (Part("tokenizer"))
+{
+    TokenizerBench.Run(tokenizer, settings.MinSeconds, Line);
+    Line();
+}
+
+if (Part("encoder"))
+{
+    EncoderTable();
+    Line();
+}
+
+if (Part("budget"))
+{
+    BudgetTable();
+}
+
+if (settings.Output is not null)
+{
+    File.WriteAllText(settings.Output, report.ToString());
+    Console.Error.WriteLine($"Wrote {settings.Output}");
+}
+
+void Line(string text = "")
+{
+    Console.WriteLine(text);
+    report.AppendLine(text);
+}
+
+bool Part(string name) => settings.Parts.Contains(name);
+
+// 2. Encoder (tokenize, batch, run, sparse post-processing) vs bare ORT Run on the same fused graph and threads.
+void EncoderTable()
+{
+    Line("| model | seq | batch | encoder docs/s | bare ORT docs/s | encoder / bare | GFLOP/doc | achieved GFLOP/s | of measured peak |");
+    Line("|---|---|---|---|---|---|---|---|---|");
+    foreach (string name in settings.Models)
+    {
+        (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
+        using var encoder = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options),
+            new SparseEncoderOptions { MaxBatchSize = settings.Batches.Max(), MaxBatchTokens = settings.Batches.Max() * settings.Sequences.Max() });
+        (byte[] graph, GraphSignature signature, _) = OnnxSparseModelBackend.PrepareGraph(model, PoolingPlacement.Graph, NullLogger.Instance);
+        using SessionOptions sessionOptions = OnnxSparseModelBackend.BaseOptions(options);
+        using var bare = new InferenceSession(graph, sessionOptions);
+
+        foreach (int sequence in settings.Sequences)
+        {
+            foreach (int batch in settings.Batches)
+            {
+                string[] texts = Corpus.TextsOfExactTokens(tokenizer, batch, sequence, seed: (sequence * 100) + batch);
+                double encoderRate = batch / Measure.MedianSeconds(() => encoder.EncodeDocuments(texts, SparsePruneRule.None), settings.MinSeconds);
+                double bareRate = batch / BareOrt.MedianSeconds(bare, signature, tokenizer, texts, sequence, settings.MinSeconds);
+                double gflops = preset.FlopsPerDocument(sequence) / 1e9;
+                Line(string.Create(CultureInfo.InvariantCulture,
+                    $"| {preset.ShortName} | {sequence} | {batch} | {encoderRate:F2} | {bareRate:F2} | {encoderRate / bareRate:F3} | {gflops:F2} | {encoderRate * gflops:F1} | {encoderRate * gflops / peak:P0} |"));
+            }
+        }
+    }
+}
+
+// 3. The token budget: 32 documents of 256 tokens in one 8,192-token run versus the encoder's default budget.
+void BudgetTable()
+{
+    Line("| model | one run of 8,192 tokens (docs/s) | default budget, 4,096 tokens per run (docs/s) | speed-up |");
+    Line("|---|---|---|---|");
+    foreach (string name in settings.Models)
+    {
+        (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
+        using var oneRun = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options), new SparseEncoderOptions { MaxBatchSize = 32, MaxBatchTokens = 32 * 256 });
+        using var budgeted = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options));
+        string[] texts = Corpus.TextsOfExactTokens(tokenizer, 32, 256, seed: (256 * 100) + 32);
+        double one = 32 / Measure.MedianSeconds(() => oneRun.EncodeDocuments(texts), settings.MinSeconds);
+        double split = 32 / Measure.MedianSeconds(() => budgeted.EncodeDocuments(texts), settings.MinSeconds);
+        Line(string.Create(CultureInfo.InvariantCulture, $"| {preset.ShortName} | {one:F2} | {split:F2} | {split / one:F2}× |"));
+    }
+}
+
+(SparseModelPreset Preset, SparseModelDefinition Model) LoadModel(string name)
+{
+    SparseModelPreset preset = SparseModelPreset.Find(name) ?? throw new ArgumentException($"Unknown model {name}.");
+    string directory = Path.Combine(settings.ModelCache, "synthetic-" + preset.ShortName);
+    if (!File.Exists(Path.Combine(directory, ModelDirectory.ManifestFileName)))
+    {
+        Console.Error.WriteLine($"Generating {preset.ShortName} at its real shape into {directory} ...");
+        SyntheticModelDirectory.Create(directory, SyntheticModelSpec.FromPreset(preset), Path.Combine(settings.BertData, "tokenizer.json"),
+            Path.Combine(settings.BertData, "idf.json"), preset.Mode, preset.Activation, preset: preset.ShortName);
+    }
+
+    return (preset, ModelDirectory.Load(directory));
+}
+
+static string CpuName() => File.Exists("/proc/cpuinfo")
+    ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
+    : RuntimeInformation.ProcessArchitecture.ToString();

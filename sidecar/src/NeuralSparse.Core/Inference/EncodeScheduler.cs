@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using NeuralSparse.Core.Errors;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Sparse;
+
+namespace NeuralSparse.Core.Inference;
+
+/// <summary>What a text is encoded as.</summary>
+public enum EncodeKind
+{
+    /// <summary>A document: always through the model.</summary>
+    Document,
+
+    /// <summary>A query: through the model for bi-encoders, through the idf table for doc-only models.</summary>
+    Query,
+}
+
+/// <summary>Micro-batching and admission limits of an <see cref="EncodeScheduler"/>.</summary>
+public sealed record EncodeSchedulerOptions
+{
+    /// <summary>Most texts waiting or running per model; beyond it requests are refused as overloaded. Defaults to 1,024.</summary>
+    public int QueueCapacity { get; init; } = 1024;
+
+    /// <summary>How long the first waiting text may wait for others to share its model run. Defaults to 2 ms.</summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Batching limits of the model runs.</summary>
+    public SparseEncoderOptions Batching { get; init; } = new();
+}
+
+/// <summary>
+/// Serves one model to many concurrent callers: texts from concurrent requests are merged into shared model runs
+/// (up to the batch limits, waiting at most <see cref="EncodeSchedulerOptions.MaxWait"/>), results are routed
+/// back in order. Admission is bounded by texts in flight, so memory is bounded; a full queue fails fast with
+/// <see cref="NeuralSparseErrorKind.Overloaded"/>. A cancelled request frees its place before it runs.
+/// </summary>
+public sealed class EncodeScheduler : IAsyncDisposable
+{
+    private readonly SparseEncoder _encoder;
+    private readonly EncodeSchedulerOptions _options;
+    private readonly Channel<WorkItem> _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _worker;
+    private int _textsInFlight;
+
+    /// <summary>Starts the scheduler's worker for <paramref name="encoder"/>.</summary>
+    public EncodeScheduler(SparseEncoder encoder, EncodeSchedulerOptions? options = null)
+    {
+        _encoder = encoder ?? throw new ArgumentNullException(nameof(encoder));
+        _options = options ?? new EncodeSchedulerOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.QueueCapacity, 1, nameof(options));
+        _worker = Task.Run(RunAsync);
+    }
+
+    /// <summary>The encoder (and so the model) behind this scheduler.</summary>
+    public SparseEncoder Encoder => _encoder;
+
+    /// <summary>Texts admitted and not yet answered.</summary>
+    public int TextsInFlight => Volatile.Read(ref _textsInFlight);
+
+    /// <summary>Observes each model run: texts, padded tokens, duration.</summary>
+    public event Action<int, int, TimeSpan>? BatchCompleted;
+
+    /// <summary>
+    /// Encodes <paramref name="texts"/>; results are in input order. Doc-only queries are answered at once from the
+    /// idf table; everything else is queued for a shared model run.
+    /// </summary>
+    /// <exception cref="NeuralSparseException">Overloaded when the queue is full; Validation for a bad prune rule.</exception>
+    public Task<IReadOnlyList<SparseVector>> EncodeAsync(
+        IReadOnlyList<string> texts, EncodeKind kind, SparsePruneRule? prune = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        prune ??= SparsePruneRule.None;
+        prune.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        if (kind == EncodeKind.Query && _encoder.Model.Mode == SparseModelMode.DocOnly)
+        {
+            return Task.FromResult(_encoder.EncodeQueries(texts, prune, cancellationToken));
+        }
+
+        if (texts.Count == 0)
+        {
+            return Task.FromResult<IReadOnlyList<SparseVector>>([]);
+        }
+
+        if (Interlocked.Add(ref _textsInFlight, texts.Count) > _options.QueueCapacity)
+        {
+            Interlocked.Add(ref _textsInFlight, -texts.Count);
+            throw new NeuralSparseException(NeuralSparseErrorKind.Overloaded,
+                $"Model '{_encoder.Model.Name}' has {_options.QueueCapacity} texts queued or running; retry later.");
+        }
+
+        // Tokenize on the caller's thread, so concurrent requests tokenize in parallel with the model run.
+        int[][] tokens;
+        try
+        {
+            tokens = [.. texts.Select((t, i) => _encoder.Tokenize(t ?? throw NeuralSparseException.Validation($"Text at index {i} is null.")))];
+        }
+        catch
+        {
+            Interlocked.Add(ref _textsInFlight, -texts.Count);
+            throw;
+        }
+
+        var item = new WorkItem(tokens, prune);
+        if (!_queue.Writer.TryWrite(item))
+        {
+            Interlocked.Add(ref _textsInFlight, -texts.Count);
+            throw new NeuralSparseException(NeuralSparseErrorKind.Overloaded, "The service is shutting down.");
+        }
+
+        // A caller that gives up before its run frees its place at once; once the worker took it, the run finishes.
+        item.CancellationRegistration = cancellationToken.Register(() =>
+        {
+            if (item.TryCancel())
+            {
+                Interlocked.Add(ref _textsInFlight, -item.Tokens.Length);
+                item.Completion.TrySetCanceled(cancellationToken);
+            }
+        });
+        return item.Completion.Task;
+    }
+
+    /// <summary>Stops admitting work, finishes everything admitted, then stops the worker.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _worker.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var gathered = new List<WorkItem>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            gathered.Clear();
+            await GatherAsync(gathered).ConfigureAwait(false);
+            RunGathered(gathered);
+        }
+    }
+
+    private async Task GatherAsync(List<WorkItem> gathered)
+    {
+        int maxTexts = _options.Batching.MaxBatchSize;
+        int maxTokens = _options.Batching.MaxBatchTokens;
+        int texts = 0;
+        long tokens = 0;
+        long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxWait.TotalSeconds * Stopwatch.Frequency);
+        while (texts < maxTexts && tokens < maxTokens)
+        {
+            if (_queue.Reader.TryRead(out WorkItem? item))
+            {
+                gathered.Add(item);
+                texts += item.Tokens.Length;
+                tokens += item.Tokens.Sum(t => (long)t.Length);
+                continue;
+            }
+
+            TimeSpan remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (gathered.Count > 0 && (remaining <= TimeSpan.Zero || _options.MaxWait == TimeSpan.Zero))
+            {
+                return;
+            }
+
+            using var wait = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+            try
+            {
+                if (!await _queue.Reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                {
+                    return; // completed: run what was gathered
+                }
+            }
+            catch (OperationCanceledException) when (wait.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private void RunGathered(List<WorkItem> gathered)
+    {
+        List<WorkItem> live = [.. gathered.Where(i => i.TryTake())];
+
+        if (live.Count == 0)
+        {
+            return;
+        }
+
+        int[][] tokens = [.. live.SelectMany(i => i.Tokens)];
+        try
+        {
+            long start = Stopwatch.GetTimestamp();
+            IReadOnlyList<SparseVector> vectors = _encoder.EncodeTokenized(tokens, _options.Batching, _stopping.Token);
+            BatchCompleted?.Invoke(tokens.Length, tokens.Sum(t => t.Length), Stopwatch.GetElapsedTime(start));
+
+            int offset = 0;
+            foreach (WorkItem item in live)
+            {
+                var results = new SparseVector[item.Tokens.Length];
+                for (int i = 0; i < results.Length; i++)
+                {
+                    results[i] = item.Prune.Apply(vectors[offset + i]);
+                }
+
+                offset += results.Length;
+                Complete(item, () => item.Completion.TrySetResult(results));
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (WorkItem item in live)
+            {
+                Complete(item, () => item.Completion.TrySetException(ex));
+            }
+        }
+    }
+
+    private void Complete(WorkItem item, Func<bool> setResult)
+    {
+        item.CancellationRegistration.Dispose();
+        Interlocked.Add(ref _textsInFlight, -item.Tokens.Length);
+        setResult();
+    }
+
+    private sealed class WorkItem(int[][] tokens, SparsePruneRule prune)
+    {
+        private const int Pending = 0;
+        private const int Taken = 1;
+        private const int Cancelled = 2;
+        private int _state;
+
+        public int[][] Tokens { get; } = tokens;
+
+        public SparsePruneRule Prune { get; } = prune;
+
+        public CancellationTokenRegistration CancellationRegistration { get; set; }
+
+        /// <summary>The worker claims the item for a run; false if the caller cancelled first.</summary>
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Pending) == Pending;
+
+        /// <summary>The caller cancels; false if the worker already took the item.</summary>
+        public bool TryCancel() => Interlocked.CompareExchange(ref _state, Cancelled, Pending) == Pending;
+
+        // Continuations run off the worker thread, so a slow caller never stalls the next model run.
+        public TaskCompletionSource<IReadOnlyList<SparseVector>> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

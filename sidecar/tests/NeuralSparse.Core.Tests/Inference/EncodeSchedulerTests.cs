@@ -1,0 +1,183 @@
+using NeuralSparse.Core.Errors;
+using NeuralSparse.Core.Inference;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Sparse;
+
+namespace NeuralSparse.Core.Tests.Inference;
+
+public sealed class EncodeSchedulerTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "scheduler-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly GateBackend _backend = new();
+
+    public EncodeSchedulerTests()
+    {
+        Directory.CreateDirectory(_directory);
+        File.WriteAllBytes(Path.Combine(_directory, "model.onnx"), []);
+        File.WriteAllLines(Path.Combine(_directory, "vocab.txt"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e"]);
+        File.WriteAllText(Path.Combine(_directory, "idf.json"), """{ "a": 2.0, "b": 3.0 }""");
+    }
+
+    [Fact]
+    public async Task EncodeAsync_ConcurrentRequests_ShareOneModelRun_ResultsRoutedBack()
+    {
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.FromMilliseconds(200));
+
+        Task<IReadOnlyList<SparseVector>> first = scheduler.EncodeAsync(["a b", "c"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> second = scheduler.EncodeAsync(["d"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> third = scheduler.EncodeAsync(["e a"], EncodeKind.Document);
+        IReadOnlyList<SparseVector>[] results = await Task.WhenAll(first, second, third).WaitAsync(Timeout);
+
+        Assert.Equal(1, _backend.Runs);
+        Assert.Equal([5, 6], results[0][0].TokenIds);
+        Assert.Equal([7], results[0][1].TokenIds);
+        Assert.Equal([8], results[1][0].TokenIds);
+        Assert.Equal([5, 9], results[2][0].TokenIds);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_PruneRuleAppliesPerRequest()
+    {
+        await using EncodeScheduler scheduler = Create();
+
+        IReadOnlyList<SparseVector> pruned = await scheduler.EncodeAsync(["a b c"], EncodeKind.Document, new SparsePruneRule(SparsePruneType.TopK, 1)).WaitAsync(Timeout);
+        IReadOnlyList<SparseVector> whole = await scheduler.EncodeAsync(["a b c"], EncodeKind.Document).WaitAsync(Timeout);
+
+        Assert.Single(pruned[0].TokenIds);
+        Assert.Equal(3, whole[0].Count);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_QueueFull_FailsFastAsOverloaded_AndRecovers()
+    {
+        _backend.Close();
+        await using EncodeScheduler scheduler = Create(capacity: 3);
+        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a", "b"], EncodeKind.Document);
+
+        var error = await Assert.ThrowsAsync<NeuralSparseException>(() => scheduler.EncodeAsync(["c", "d"], EncodeKind.Document));
+        Assert.Equal(NeuralSparseErrorKind.Overloaded, error.Kind);
+        Assert.Equal(2, scheduler.TextsInFlight);
+
+        _backend.Open();
+        await running.WaitAsync(Timeout);
+        Assert.Equal(0, scheduler.TextsInFlight);
+        Assert.Equal(2, (await scheduler.EncodeAsync(["c", "d"], EncodeKind.Document).WaitAsync(Timeout)).Count);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_CancelledWhileQueued_FreesItsPlaceAtOnce()
+    {
+        _backend.Close();
+        await using EncodeScheduler scheduler = Create(capacity: 4);
+        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        await _backend.Entered.WaitAsync(Timeout); // the first request is inside the model run
+        using var cancellation = new CancellationTokenSource();
+        Task<IReadOnlyList<SparseVector>> queued = scheduler.EncodeAsync(["b", "c"], EncodeKind.Document, cancellationToken: cancellation.Token);
+        Assert.Equal(3, scheduler.TextsInFlight);
+
+        cancellation.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.WaitAsync(Timeout));
+        Assert.Equal(1, scheduler.TextsInFlight);
+        _backend.Open();
+        await running.WaitAsync(Timeout);
+        Assert.Equal(1, _backend.Runs); // the cancelled texts never ran
+    }
+
+    [Fact]
+    public async Task DisposeAsync_FinishesAdmittedWork()
+    {
+        EncodeScheduler scheduler = Create(maxWait: TimeSpan.FromMilliseconds(50));
+        Task<IReadOnlyList<SparseVector>> pending = scheduler.EncodeAsync(["a b"], EncodeKind.Document);
+
+        await scheduler.DisposeAsync();
+
+        Assert.True(pending.IsCompletedSuccessfully);
+        Assert.Equal([5, 6], (await pending)[0].TokenIds);
+        await Assert.ThrowsAsync<NeuralSparseException>(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
+    }
+
+    [Fact]
+    public async Task EncodeAsync_DocOnlyQuery_UsesIdfWithoutAModelRun()
+    {
+        await using EncodeScheduler scheduler = Create(mode: "doc-only");
+
+        IReadOnlyList<SparseVector> result = await scheduler.EncodeAsync(["a b c"], EncodeKind.Query).WaitAsync(Timeout);
+
+        Assert.Equal(0, _backend.Runs);
+        Assert.Equal([2f, 3f, 1f], result[0].Weights);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_BackendFailure_FailsEveryRequestOfTheRun()
+    {
+        _backend.Failure = new NeuralSparseException(NeuralSparseErrorKind.Backend, "boom");
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.FromMilliseconds(100));
+
+        Task<IReadOnlyList<SparseVector>> first = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> second = scheduler.EncodeAsync(["b"], EncodeKind.Document);
+
+        Assert.Equal("boom", (await Assert.ThrowsAsync<NeuralSparseException>(() => first.WaitAsync(Timeout))).Message);
+        Assert.Equal("boom", (await Assert.ThrowsAsync<NeuralSparseException>(() => second.WaitAsync(Timeout))).Message);
+        Assert.Equal(0, scheduler.TextsInFlight);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private EncodeScheduler Create(int capacity = 64, TimeSpan? maxWait = null, string mode = "bi-encoder")
+    {
+        File.WriteAllText(Path.Combine(_directory, "neural-sparse.json"), $$"""{ "mode": "{{mode}}" }""");
+        var encoder = new SparseEncoder(ModelDirectory.Load(_directory), _backend);
+        return new EncodeScheduler(encoder, new EncodeSchedulerOptions { QueueCapacity = capacity, MaxWait = maxWait ?? TimeSpan.Zero });
+    }
+
+    /// <summary>
+    /// A backend whose output is 1 + position for every token present, and which can be held shut to keep a run
+    /// in progress.
+    /// </summary>
+    private sealed class GateBackend : ISparseModelBackend
+    {
+        private readonly ManualResetEventSlim _gate = new(initialState: true);
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _runs;
+
+        public int Runs => Volatile.Read(ref _runs);
+
+        public Task Entered => _entered.Task;
+
+        public Exception? Failure { get; set; }
+
+        public string Description => "gate";
+
+        public void Close() => _gate.Reset();
+
+        public void Open() => _gate.Set();
+
+        public void Run(ModelBatch batch, Span<float> output, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _runs);
+            _entered.TrySetResult();
+            _gate.Wait(cancellationToken);
+            if (Failure is not null)
+            {
+                throw Failure;
+            }
+
+            int vocabulary = output.Length / batch.BatchSize;
+            output.Clear();
+            for (int r = 0; r < batch.BatchSize; r++)
+            {
+                for (int s = 0; s < batch.SequenceLength; s++)
+                {
+                    if (batch.AttentionMask[(r * batch.SequenceLength) + s] == 1)
+                    {
+                        output[(r * vocabulary) + (int)batch.InputIds[(r * batch.SequenceLength) + s]] = 1 + s;
+                    }
+                }
+            }
+        }
+
+        public void Dispose() => _gate.Dispose();
+    }
+}
