@@ -1,3 +1,6 @@
 using NeuralSparse.Sidecar;
 
-return await EncodingDemo.RunAsync(args, Console.Out, CancellationToken.None);
+// "demo" runs the one-shot encoding demo; anything else starts the service.
+return args is ["demo", ..]
+    ? await EncodingDemo.RunAsync(args[1..], Console.Out, CancellationToken.None)
+    : await SidecarApp.RunAsync(args);

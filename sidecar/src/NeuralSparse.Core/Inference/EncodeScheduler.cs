@@ -59,8 +59,11 @@ public sealed class EncodeScheduler : IAsyncDisposable
     /// <summary>Texts admitted and not yet answered.</summary>
     public int TextsInFlight => Volatile.Read(ref _textsInFlight);
 
-    /// <summary>Observes each model run: texts, padded tokens, duration.</summary>
+    /// <summary>Observes each model run: texts, real tokens, duration.</summary>
     public event Action<int, int, TimeSpan>? BatchCompleted;
+
+    /// <summary>Observes each request's tokenization: texts, duration.</summary>
+    public event Action<int, TimeSpan>? Tokenized;
 
     /// <summary>
     /// Encodes <paramref name="texts"/>; results are in input order. Doc-only queries are answered at once from the
@@ -96,7 +99,9 @@ public sealed class EncodeScheduler : IAsyncDisposable
         int[][] tokens;
         try
         {
+            long started = Stopwatch.GetTimestamp();
             tokens = [.. texts.Select((t, i) => _encoder.Tokenize(t ?? throw NeuralSparseException.Validation($"Text at index {i} is null.")))];
+            Tokenized?.Invoke(texts.Count, Stopwatch.GetElapsedTime(started));
         }
         catch
         {

@@ -43,6 +43,14 @@ public sealed class SparseModelDefinition
     /// <summary>The name clients use.</summary>
     public string Name { get; }
 
+    /// <summary>The same model served under another name.</summary>
+    public SparseModelDefinition WithName(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return new SparseModelDefinition(name, Directory, ModelPath, TokenizerPath, Tokenizer, Idf, Mode, Activation, MaxLength,
+            SpecialTokenIds, ModelPruneRatio, Preset, Synthetic, Description);
+    }
+
     /// <summary>The model directory.</summary>
     public string Directory { get; }
 

@@ -129,6 +129,50 @@ public sealed class WordPieceTokenizer
         return tokens;
     }
 
+    /// <summary>
+    /// Text of <paramref name="ids"/> as Hugging Face's WordPiece decoder writes it: special tokens skipped,
+    /// <c>##</c> pieces joined to the previous token, and the spaces before punctuation and contractions removed.
+    /// </summary>
+    public string Decode(ReadOnlySpan<int> ids)
+    {
+        var specials = new HashSet<int>(SpecialTokenIds);
+        var text = new StringBuilder();
+        foreach (int id in ids)
+        {
+            if (specials.Contains(id))
+            {
+                continue;
+            }
+
+            string token = IdToToken(id);
+            if (token.StartsWith(_continuingSubwordPrefix, StringComparison.Ordinal) && text.Length > 0)
+            {
+                text.Append(token, _continuingSubwordPrefix.Length, token.Length - _continuingSubwordPrefix.Length);
+            }
+            else
+            {
+                if (text.Length > 0)
+                {
+                    text.Append(' ');
+                }
+
+                text.Append(token);
+            }
+        }
+
+        foreach ((string from, string to) in DecodeCleanup)
+        {
+            text.Replace(from, to);
+        }
+
+        return text.ToString();
+    }
+
+    private static readonly (string From, string To)[] DecodeCleanup =
+    [
+        (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+    ];
+
     private static int RequireToken(Dictionary<string, int> vocabulary, string token) =>
         vocabulary.TryGetValue(token, out int id)
             ? id

@@ -1,0 +1,107 @@
+namespace NeuralSparse.Sidecar.Configuration;
+
+/// <summary>
+/// Service configuration, bound from the <c>NeuralSparse</c> section (appsettings.json, environment variables such as
+/// <c>NeuralSparse__Models__0__Directory</c>, or command-line <c>--NeuralSparse:Models:0:Directory=...</c>).
+/// Validated at start: a wrong value stops start-up with a message naming the key.
+/// </summary>
+public sealed class SidecarOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "NeuralSparse";
+
+    /// <summary>Models to serve; the first is the default. Empty: a generated demo model (random weights).</summary>
+    public List<ModelOptions> Models { get; set; } = [];
+
+    /// <summary>Where to listen.</summary>
+    public ListenOptions Listen { get; set; } = new();
+
+    /// <summary>Micro-batching across requests.</summary>
+    public BatchingOptions Batching { get; set; } = new();
+
+    /// <summary>Request limits.</summary>
+    public LimitsOptions Limits { get; set; } = new();
+
+    /// <summary>API key authentication.</summary>
+    public AuthOptions Auth { get; set; } = new();
+}
+
+/// <summary>One served model.</summary>
+public sealed class ModelOptions
+{
+    /// <summary>Model directory (model.onnx, tokenizer, optional idf.json and neural-sparse.json). Required.</summary>
+    public string? Directory { get; set; }
+
+    /// <summary>Overrides the manifest's name.</summary>
+    public string? Name { get; set; }
+
+    /// <summary><c>cpu</c> (default) or <c>cuda</c>.</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Fail start-up instead of falling back to CPU when CUDA is unavailable. Defaults to false.</summary>
+    public bool RequireDevice { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads; 0 (default) means one per processor.</summary>
+    public int IntraOpThreads { get; set; }
+}
+
+/// <summary>Listening addresses.</summary>
+public sealed class ListenOptions
+{
+    /// <summary>IP address to bind. Defaults to 127.0.0.1 (loopback); use 0.0.0.0 in containers.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>HTTP/1.1 (+ HTTP/2 over TLS) port for the REST API. Defaults to 8080.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>HTTP/2 port for gRPC (cleartext h2c, or TLS). Defaults to 8081.</summary>
+    public int GrpcPort { get; set; } = 8081;
+
+    /// <summary>PFX/PKCS#12 certificate; when set, both ports use HTTPS.</summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>Password of <see cref="CertificatePath"/>; prefer an environment variable or secret.</summary>
+    public string? CertificatePassword { get; set; }
+}
+
+/// <summary>Micro-batching settings.</summary>
+public sealed class BatchingOptions
+{
+    /// <summary>Most texts per model run. Defaults to 32.</summary>
+    public int MaxBatchSize { get; set; } = 32;
+
+    /// <summary>Most padded tokens per model run. Defaults to 4,096 (see docs/benchmarks.md).</summary>
+    public int MaxBatchTokens { get; set; } = 4096;
+
+    /// <summary>How long a text may wait for others to share its run, in milliseconds. Defaults to 2.</summary>
+    public double MaxWaitMilliseconds { get; set; } = 2;
+
+    /// <summary>Most texts queued or running per model; more are refused with 429. Defaults to 1,024.</summary>
+    public int QueueCapacity { get; set; } = 1024;
+}
+
+/// <summary>Request limits.</summary>
+public sealed class LimitsOptions
+{
+    /// <summary>Most texts in one request. Defaults to 256.</summary>
+    public int MaxTextsPerRequest { get; set; } = 256;
+
+    /// <summary>Most characters in one text; longer texts are refused (tokens beyond the model's maximum are truncated, not refused). Defaults to 100,000.</summary>
+    public int MaxCharactersPerText { get; set; } = 100_000;
+
+    /// <summary>Largest request body (HTTP) or message (gRPC), in bytes. Defaults to 16 MiB.</summary>
+    public long MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Time limit of one request, in seconds. Defaults to 60.</summary>
+    public double RequestTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>On shutdown, how long in-flight requests may take to finish, in seconds. Defaults to 30.</summary>
+    public double ShutdownTimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>API key authentication.</summary>
+public sealed class AuthOptions
+{
+    /// <summary>Accepted keys (<c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key</c>); empty disables the check.</summary>
+    public List<string> ApiKeys { get; set; } = [];
+}

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using NeuralSparse.Core.Errors;
+using NeuralSparse.Sidecar.Hosting;
+using NeuralSparse.Sidecar.Metrics;
+
+namespace NeuralSparse.Sidecar.Http;
+
+/// <summary>
+/// Around every HTTP request: the API key check, the one place where exceptions become ProblemDetails, and the
+/// request metrics. gRPC calls pass through: they report errors in trailers themselves.
+/// </summary>
+internal sealed class RequestPipelineMiddleware(RequestDelegate next, ApiKeyValidator apiKeys, SidecarMetrics metrics, ILogger<RequestPipelineMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        long started = Stopwatch.GetTimestamp();
+        bool isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+        try
+        {
+            if (!isGrpc && RequiresKey(context.Request.Path) && !apiKeys.IsAuthorized(context.Request))
+            {
+                throw new NeuralSparseException(NeuralSparseErrorKind.Unauthenticated, "Send the API key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.");
+            }
+
+            await next(context);
+        }
+        catch (Exception ex) when (!isGrpc && !context.RequestAborted.IsCancellationRequested)
+        {
+            await HandleAsync(context, ex);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is no one to answer. 499 is nginx's "client closed request", for metrics only.
+            context.Response.StatusCode = 499;
+        }
+        finally
+        {
+            string route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+            metrics.RequestCompleted(route, isGrpc ? "grpc" : "http", context.Response.StatusCode, Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    private static bool RequiresKey(PathString path) =>
+        !path.StartsWithSegments("/health", StringComparison.Ordinal) && !path.StartsWithSegments("/metrics", StringComparison.Ordinal);
+
+    private async Task HandleAsync(HttpContext context, Exception exception)
+    {
+        (NeuralSparseErrorKind kind, string detail) = exception switch
+        {
+            NeuralSparseException e => (e.Kind, e.Message),
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                (NeuralSparseErrorKind.PayloadTooLarge, "The request body is over the configured limit (NeuralSparse:Limits:MaxRequestBytes)."),
+            BadHttpRequestException e => (NeuralSparseErrorKind.Validation, e.Message),
+            JsonException e => (NeuralSparseErrorKind.Validation, "The body is not valid JSON (or not valid UTF-8): " + e.Message),
+            DecoderFallbackException or InvalidOperationException { InnerException: DecoderFallbackException } =>
+                (NeuralSparseErrorKind.Validation, "The body is not valid UTF-8."),
+            _ => (NeuralSparseErrorKind.Backend, "An unexpected error occurred; it has been logged."),
+        };
+
+        if (exception is not NeuralSparseException and not BadHttpRequestException and not JsonException and not DecoderFallbackException
+            and not InvalidOperationException { InnerException: DecoderFallbackException })
+        {
+            SidecarLog.UnhandledError(logger, context.Request.Method, context.Request.Path, exception);
+        }
+        else if (kind == NeuralSparseErrorKind.Backend)
+        {
+            SidecarLog.BackendError(logger, context.Request.Method, context.Request.Path, detail);
+        }
+
+        await ProblemWriter.WriteAsync(context, kind, detail);
+    }
+}

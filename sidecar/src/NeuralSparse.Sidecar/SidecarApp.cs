@@ -1,0 +1,113 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using NeuralSparse.Grpc;
+using NeuralSparse.Sidecar.Configuration;
+using NeuralSparse.Sidecar.Hosting;
+using NeuralSparse.Sidecar.Http;
+using NeuralSparse.Sidecar.Metrics;
+
+namespace NeuralSparse.Sidecar;
+
+/// <summary>Composition root of the service.</summary>
+internal static class SidecarApp
+{
+    /// <summary>Short command-line switches for the common settings.</summary>
+    private static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
+    {
+        ["--model-dir"] = "NeuralSparse:Models:0:Directory",
+        ["--device"] = "NeuralSparse:Models:0:Device",
+        ["--threads"] = "NeuralSparse:Models:0:IntraOpThreads",
+        ["--address"] = "NeuralSparse:Listen:Address",
+        ["--http-port"] = "NeuralSparse:Listen:HttpPort",
+        ["--grpc-port"] = "NeuralSparse:Listen:GrpcPort",
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (FormatException ex)
+        {
+            await Console.Error.WriteLineAsync($"Configuration error: {ex.Message}");
+            return 2;
+        }
+
+        try
+        {
+            await app.RunAsync();
+            return Environment.ExitCode;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("Configuration error; the service did not start:\n  " + string.Join("\n  ", ex.Failures));
+            return 2;
+        }
+        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
+        {
+            await Console.Error.WriteLineAsync($"Cannot listen: {ex.Message} Choose free ports with --http-port/--grpc-port (NeuralSparse:Listen).");
+            return 2;
+        }
+    }
+
+    public static WebApplication Build(string[] args)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddCommandLine(args, SwitchMappings);
+        IConfigurationSection section = builder.Configuration.GetSection(SidecarOptions.SectionName);
+        SidecarOptions settings = section.Get<SidecarOptions>() ?? new SidecarOptions();
+
+        builder.Services.AddOptions<SidecarOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<SidecarOptions>, SidecarOptionsValidator>();
+        builder.Services.AddSingleton<SidecarMetrics>();
+        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton<ApiKeyValidator>();
+        builder.Services.AddSingleton<ModelHost>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, settings.Limits.ShutdownTimeoutSeconds)));
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = settings.Limits.MaxRequestBytes;
+            IPAddress address = IPAddress.TryParse(settings.Listen.Address, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
+            string? certificate = settings.Listen.CertificatePath;
+            kestrel.Listen(address, settings.Listen.HttpPort, listen =>
+            {
+                // Cleartext HTTP/2 needs prior knowledge, which REST clients do not use: HTTP/1.1 unless TLS negotiates h2.
+                listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate, settings.Listen.CertificatePassword);
+                }
+            });
+            kestrel.Listen(address, settings.Listen.GrpcPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate, settings.Listen.CertificatePassword);
+                }
+            });
+        });
+
+        WebApplication app = builder.Build();
+
+        // Start listening to the meter now, so requests before the first scrape are counted.
+        app.Services.GetRequiredService<PrometheusExporter>();
+        app.UseMiddleware<RequestPipelineMiddleware>();
+        HttpApi.Map(app);
+        GrpcEndpoints.Map(app);
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            string scheme = settings.Listen.CertificatePath is null ? "http" : "https";
+            string host = settings.Listen.Address is "0.0.0.0" ? "127.0.0.1" : settings.Listen.Address;
+            SidecarLog.Listening(app.Logger, $"{scheme}://{host}:{settings.Listen.HttpPort}", $"{scheme}://{host}:{settings.Listen.GrpcPort}");
+        });
+        return app;
+    }
+}
