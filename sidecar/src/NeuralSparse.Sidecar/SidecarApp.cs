@@ -53,7 +53,8 @@ internal static class SidecarApp
         }
     }
 
-    public static WebApplication Build(string[] args)
+    /// <summary>Builds the application; <paramref name="configure"/> lets tests swap the server (TestHost).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         builder.Configuration.AddCommandLine(args, SwitchMappings);
@@ -94,6 +95,7 @@ internal static class SidecarApp
             });
         });
 
+        configure?.Invoke(builder);
         WebApplication app = builder.Build();
 
         // Start listening to the meter now, so requests before the first scrape are counted.

@@ -4,6 +4,7 @@ using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Proto;
+using NeuralSparse.Onnx.Synthetic;
 
 namespace NeuralSparse.Onnx.Tests;
 
@@ -13,7 +14,7 @@ namespace NeuralSparse.Onnx.Tests;
 /// </summary>
 public sealed class PoolingGraphRewriterTests : IDisposable
 {
-    private static readonly string[] Vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e", "##s", "f"];
+    private static readonly string[] Vocabulary = LookupTableModel.Vocabulary;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "rewriter-tests-" + Guid.NewGuid().ToString("N"));
 
     [Theory]
@@ -104,25 +105,9 @@ public sealed class PoolingGraphRewriterTests : IDisposable
         return output;
     }
 
-    private static float[] LookupTable()
-    {
-        var random = new Random(42);
-        return [.. Enumerable.Range(0, Vocabulary.Length * Vocabulary.Length).Select(_ => (float)((random.NextDouble() * 6) - 3))];
-    }
+    private static float[] LookupTable() => LookupTableModel.Table(seed: 42, scale: 3f);
 
-    /// <summary>logits[b, s, :] = table[input_ids[b, s], :], at the given opset.</summary>
-    private static ModelProto BuildLookupModel(float[] table, long opset)
-    {
-        var graph = new GraphProto { Name = "lookup" };
-        var builder = new OnnxGraphBuilder(graph, string.Empty);
-        graph.Input.Add(OnnxGraphBuilder.TensorInfo("input_ids", TensorProto.Types.DataType.Int64, "batch", "sequence"));
-        graph.Input.Add(OnnxGraphBuilder.TensorInfo("attention_mask", TensorProto.Types.DataType.Int64, "batch", "sequence"));
-        builder.NodeTo("logits", "Gather", [builder.Initializer("table", table, Vocabulary.Length, Vocabulary.Length), "input_ids"]);
-        graph.Output.Add(OnnxGraphBuilder.TensorInfo("logits", TensorProto.Types.DataType.Float, "batch", "sequence", (long)Vocabulary.Length));
-        var model = new ModelProto { IrVersion = 7, Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = opset });
-        return model;
-    }
+    private static ModelProto BuildLookupModel(float[] table, long opset) => LookupTableModel.Build(table, opset);
 
     private string WriteModel(string name, ModelProto model, SparseActivation activation)
     {

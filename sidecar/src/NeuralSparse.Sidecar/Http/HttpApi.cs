@@ -121,12 +121,14 @@ internal static class HttpApi
 
             bool nested = ids.GetArrayLength() > 0 && ids[0].ValueKind == JsonValueKind.Array;
             WordPieceTokenizer tokenizer = scheduler.Encoder.Model.Tokenizer;
+
+            // Validate everything before the first byte: an error after the response starts could only truncate it.
+            List<int[]> sequences = [.. (nested ? ids.EnumerateArray().ToArray() : [ids]).Select(s => ReadIds(s, tokenizer.VocabularySize))];
             context.Response.ContentType = "application/json";
             await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
             writer.WriteStartArray();
-            foreach (JsonElement sequence in nested ? ids.EnumerateArray().ToArray() : [ids])
+            foreach (int[] values in sequences)
             {
-                int[] values = ReadIds(sequence, tokenizer.VocabularySize);
                 writer.WriteStartObject();
                 writer.WriteStartArray("tokens");
                 foreach (int id in values)
