@@ -38,6 +38,8 @@ internal static class SidecarApp
 
         try
         {
+            // Validate before the host starts, so a wrong setting is one clear message rather than a hosting stack trace.
+            _ = app.Services.GetRequiredService<IOptions<SidecarOptions>>().Value;
             await app.RunAsync();
             return Environment.ExitCode;
         }

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+
+namespace NeuralSparse.Sidecar.IntegrationTests;
+
+/// <summary>The sidecar as users run it: a separate process, real sockets, real signals.</summary>
+public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture<ModelDirectories>
+{
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Process_ServesTheContract_LogsHowToCallIt_AndExitsCleanlyOnSigterm()
+    {
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args());
+
+        HttpResponseMessage response = await sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative),
+            new StringContent("""["hello world", "", "the weather in ny"]""", Encoding.UTF8, "application/json"));
+        JsonElement body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(3, body.GetArrayLength());
+        Assert.Contains($"HTTP API on http://127.0.0.1:{sidecar.HttpPort}", sidecar.Output, StringComparison.Ordinal);
+        Assert.Equal(0, await sidecar.TerminateAsync(ExitTimeout));
+    }
+
+    [Fact]
+    public async Task Sigterm_DuringLoad_NoRequestIsLost()
+    {
+        // Requests wait up to 400 ms in the batching window, so many are in flight when the signal arrives.
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=400"));
+        Task<HttpResponseMessage>[] requests = [.. Enumerable.Range(0, 24).Select(i => sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative),
+            new StringContent($"[\"hello world {i}\", \"ny now\"]", Encoding.UTF8, "application/json")))];
+        await Task.Delay(150);
+
+        Task<int> exit = sidecar.TerminateAsync(ExitTimeout);
+        HttpResponseMessage[] responses = await Task.WhenAll(requests);
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        foreach (HttpResponseMessage r in responses)
+        {
+            Assert.Equal(2, JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetArrayLength());
+        }
+
+        Assert.Equal(0, await exit);
+        Assert.Contains("Shutting down: readiness dropped", sidecar.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Overload_TenTimesCapacity_OnlyOkAndTooManyRequests_EveryRequestAnswered_ServiceSurvives()
+    {
+        const int capacity = 8;
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(
+            $"--NeuralSparse:Batching:QueueCapacity={capacity}", "--NeuralSparse:Limits:MaxTextsPerRequest=1", "--NeuralSparse:Batching:MaxWaitMilliseconds=50"));
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = sidecar.Http.BaseAddress };
+
+        HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, capacity * 10).Select(i =>
+            client.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent($"[\"text {i}\"]", Encoding.UTF8, "application/json"))));
+
+        Assert.Equal(capacity * 10, responses.Length);
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
+        Assert.Equal(HttpStatusCode.OK, (await sidecar.Http.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
+        string metrics = await sidecar.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("neural_sparse_queue_texts{model=\"bi\"} 0", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WrongSettings_FailStartUp_NamingEveryKey()
+    {
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(
+            models.Args("--NeuralSparse:Batching:MaxBatchSize=0", "--NeuralSparse:Models:0:Device=tpu"), waitUntilReady: false);
+
+        Assert.Equal(2, await sidecar.WaitForExitAsync(ExitTimeout));
+        Assert.Contains("NeuralSparse:Batching:MaxBatchSize must be between 1 and 4096 (got '0')", sidecar.Output, StringComparison.Ordinal);
+        Assert.Contains("NeuralSparse:Models:0:Device must be 'cpu' or 'cuda' (got 'tpu')", sidecar.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnusableModelDirectory_FailsStartUp_SayingTheFix()
+    {
+        string empty = Directory.CreateDirectory(Path.Combine(models.Root, "empty")).FullName;
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync([$"--model-dir={empty}"], waitUntilReady: false);
+
+        Assert.Equal(1, await sidecar.WaitForExitAsync(ExitTimeout));
+        Assert.Contains("has no model.onnx", sidecar.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BodyOverTheLimitWithoutContentLength_Is413()
+    {
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Limits:MaxRequestBytes=4096"));
+        var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("[\"" + new string('a', 10_000) + "\"]")));
+        chunked.Headers.ContentType = new("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/v1/documents", UriKind.Relative)) { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+
+        HttpResponseMessage response = await sidecar.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("payload_too_large", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Https_WithAConfiguredCertificate_ServesTls()
+    {
+        string pfx = Path.Combine(models.Root, "sidecar.pfx");
+        using (var key = RSA.Create(2048))
+        {
+            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(IPAddress.Loopback);
+            request.CertificateExtensions.Add(names.Build());
+            using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "pw"));
+        }
+
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(
+            models.Args($"--NeuralSparse:Listen:CertificatePath={pfx}", "--NeuralSparse:Listen:CertificatePassword=pw"), waitUntilReady: false);
+        using var tls = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.Subject == "CN=127.0.0.1" },
+        }) { BaseAddress = new Uri($"https://127.0.0.1:{sidecar.HttpPort}") };
+
+        HttpResponseMessage? ready = null;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60) && ready?.StatusCode != HttpStatusCode.OK)
+        {
+            try
+            {
+                ready = await tls.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            }
+            catch (HttpRequestException)
+            {
+                Assert.False(sidecar.HasExited, sidecar.Output);
+                await Task.Delay(100);
+            }
+        }
+
+        HttpResponseMessage response = await tls.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent("[\"hello\"]", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}
