@@ -3,7 +3,7 @@ using System.Globalization;
 namespace NeuralSparse.Bench;
 
 internal sealed record BenchSettings(
-    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts)
+    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning)
 {
     public static BenchSettings Parse(string[] args)
     {
@@ -25,7 +25,8 @@ internal sealed record BenchSettings(
             int.Parse(values.GetValueOrDefault("threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
             double.Parse(values.GetValueOrDefault("min-seconds") ?? "3", CultureInfo.InvariantCulture),
             values.GetValueOrDefault("out"),
-            (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget").Split(','));
+            (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
+            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"));
     }
 
     private static string FindRepositoryRoot()

@@ -13,7 +13,7 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget
+//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,service
 var settings = BenchSettings.Parse(args);
 var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
@@ -42,6 +42,12 @@ if (Part("encoder"))
 if (Part("budget"))
 {
     BudgetTable();
+    Line();
+}
+
+if (Part("service"))
+{
+    await ServiceLoad.RunAsync(settings, tokenizer, LoadModel, Line);
 }
 
 if (settings.Output is not null)

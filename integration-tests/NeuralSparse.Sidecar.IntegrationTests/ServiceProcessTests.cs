@@ -57,8 +57,12 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
             $"--NeuralSparse:Batching:QueueCapacity={capacity}", "--NeuralSparse:Limits:MaxTextsPerRequest=1", "--NeuralSparse:Batching:MaxWaitMilliseconds=50"));
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 200 }) { BaseAddress = sidecar.Http.BaseAddress };
 
+        long before = sidecar.PeakResidentMegabytes ?? 0;
         HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, capacity * 10).Select(i =>
             client.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent($"[\"text {i}\"]", Encoding.UTF8, "application/json"))));
+
+        // Refused requests hold nothing: the burst may not grow the process by more than a small fixed amount.
+        Assert.True((sidecar.PeakResidentMegabytes ?? 0) - before < 256, $"peak resident memory grew from {before} to {sidecar.PeakResidentMegabytes} MiB");
 
         Assert.Equal(capacity * 10, responses.Length);
         Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));

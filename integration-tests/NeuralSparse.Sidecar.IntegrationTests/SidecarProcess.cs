@@ -44,6 +44,19 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
+    /// <summary>Peak resident memory of the process so far (VmHWM), in MiB; null where /proc is unavailable.</summary>
+    public long? PeakResidentMegabytes
+    {
+        get
+        {
+            string status = $"/proc/{_process.Id}/status";
+            string? line = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+        }
+    }
+
     public static string RepositoryRoot
     {
         get

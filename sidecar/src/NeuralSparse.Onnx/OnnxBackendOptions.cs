@@ -41,6 +41,12 @@ public sealed record OnnxBackendOptions
     /// </summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin while waiting for work (its default, true). Spinning lowers latency
+    /// when the runtime owns the cores; turn it off when the process shares them (a busy server on few cores).
+    /// </summary>
+    public bool AllowSpinning { get; init; } = true;
+
     /// <summary>Where pooling runs. Defaults to <see cref="PoolingPlacement.Graph"/>.</summary>
     public PoolingPlacement Pooling { get; init; } = PoolingPlacement.Graph;
 

@@ -266,11 +266,20 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
-    internal static SessionOptions BaseOptions(OnnxBackendOptions options) => new()
+    internal static SessionOptions BaseOptions(OnnxBackendOptions options)
     {
-        IntraOpNumThreads = options.EffectiveIntraOpThreads,
-        InterOpNumThreads = 1,
-        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-    };
+        var session = new SessionOptions
+        {
+            IntraOpNumThreads = options.EffectiveIntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        if (!options.AllowSpinning)
+        {
+            session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+
+        return session;
+    }
 }

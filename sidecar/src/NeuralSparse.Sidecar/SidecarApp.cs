@@ -12,6 +12,9 @@ namespace NeuralSparse.Sidecar;
 /// <summary>Composition root of the service.</summary>
 internal static class SidecarApp
 {
+    /// <summary>Environment variable with comma-separated API keys (the chart's Secret).</summary>
+    public const string ApiKeysVariable = "NEURAL_SPARSE_API_KEYS";
+
     /// <summary>Short command-line switches for the common settings.</summary>
     private static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.Ordinal)
     {
@@ -60,6 +63,14 @@ internal static class SidecarApp
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         builder.Configuration.AddCommandLine(args, SwitchMappings);
+
+        // Kubernetes hands a Secret to one variable: NEURAL_SPARSE_API_KEYS="key1,key2" adds to NeuralSparse:Auth:ApiKeys.
+        if (builder.Configuration[ApiKeysVariable] is { Length: > 0 } keys)
+        {
+            int existing = builder.Configuration.GetSection("NeuralSparse:Auth:ApiKeys").GetChildren().Count();
+            builder.Configuration.AddInMemoryCollection(keys.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select((key, i) => KeyValuePair.Create<string, string?>($"NeuralSparse:Auth:ApiKeys:{existing + i}", key)));
+        }
         IConfigurationSection section = builder.Configuration.GetSection(SidecarOptions.SectionName);
         SidecarOptions settings = section.Get<SidecarOptions>() ?? new SidecarOptions();
 

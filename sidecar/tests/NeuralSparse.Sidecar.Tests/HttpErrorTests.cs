@@ -130,6 +130,18 @@ public sealed class HttpAdmissionTests
     }
 
     [Fact]
+    public async Task ApiKeys_FromTheCommaSeparatedVariable_AllWork()
+    {
+        // The Helm chart passes its Secret as NEURAL_SPARSE_API_KEYS="key1,key2".
+        const string second = "second-key-0123456789abcdef";
+        await using SidecarTestHost host = await SidecarTestHost.StartAsync($"--{SidecarApp.ApiKeysVariable}={SidecarTestHost.ApiKey}, {second}");
+
+        Assert.Equal(HttpStatusCode.OK, (await host.PostJsonAsync("/v1/documents", "[\"a\"]", apiKey: SidecarTestHost.ApiKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await host.PostJsonAsync("/v1/documents", "[\"a\"]", apiKey: second)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.PostJsonAsync("/v1/documents", "[\"a\"]")).StatusCode);
+    }
+
+    [Fact]
     public async Task QueueFull_Is429WithRetryAfterAndThrottlingHeader_EveryRequestAnswered()
     {
         // Capacity 2 and a 300 ms gathering window: the first request holds the queue while the rest arrive.

@@ -43,6 +43,9 @@ public sealed class ModelOptions
 
     /// <summary>ONNX Runtime intra-op threads; 0 (default) means one per processor.</summary>
     public int IntraOpThreads { get; set; }
+
+    /// <summary>Let ONNX Runtime's threads spin while idle (its default). See docs/benchmarks.md for when to turn it off.</summary>
+    public bool AllowSpinning { get; set; } = true;
 }
 
 /// <summary>Listening addresses.</summary>

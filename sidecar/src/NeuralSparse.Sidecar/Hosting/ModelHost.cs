@@ -170,6 +170,7 @@ internal sealed class ModelHost(
                 Device = model.Device == "cuda" ? ExecutionDevice.Cuda : ExecutionDevice.Cpu,
                 RequireDevice = model.RequireDevice,
                 IntraOpThreads = model.IntraOpThreads,
+                AllowSpinning = model.AllowSpinning,
             };
             var batching = new SparseEncoderOptions { MaxBatchSize = settings.Batching.MaxBatchSize, MaxBatchTokens = settings.Batching.MaxBatchTokens };
             var encoder = new SparseEncoder(definition, OnnxSparseModelBackend.Create(definition, backendOptions, loggerFactory.CreateLogger<OnnxSparseModelBackend>()), batching);

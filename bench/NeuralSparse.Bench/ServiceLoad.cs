@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using NeuralSparse.Core.Inference;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Tokenization;
+using NeuralSparse.Grpc.V1;
+using EncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
+using NeuralSparse.Onnx;
+using NeuralSparse.Sidecar.IntegrationTests;
+
+namespace NeuralSparse.Bench;
+
+/// <summary>
+/// The service under load: the built sidecar as a separate process, driven over HTTP and gRPC at several
+/// concurrencies, against the in-process encoder on the same model and threads. The load generator shares the
+/// machine's cores with the service, which the numbers include.
+/// </summary>
+internal static class ServiceLoad
+{
+    private const int DocumentsPerRequest = 32;
+    private const int DocumentTokens = 64;
+
+    public static async Task RunAsync(BenchSettings settings, WordPieceTokenizer tokenizer,
+        Func<string, (SparseModelPreset, SparseModelDefinition)> loadModel, Action<string> line)
+    {
+        (_, SparseModelDefinition queryModel) = loadModel("v2-distill");
+        (_, SparseModelDefinition documentModel) = loadModel("doc-v2-mini");
+        string[] documents = Corpus.TextsOfExactTokens(tokenizer, DocumentsPerRequest, DocumentTokens, seed: 77);
+        string[] queries = Corpus.TextsOfExactTokens(tokenizer, 256, 8, seed: 78);
+
+        // In-process baselines: the same encoders, threads and batching the service uses.
+        double documentBaseline, queryBaseline;
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, AllowSpinning = settings.Spinning };
+        using (var encoder = new SparseEncoder(documentModel, OnnxSparseModelBackend.Create(documentModel, options)))
+        {
+            documentBaseline = DocumentsPerRequest / Measure.MedianSeconds(() => encoder.EncodeDocuments(documents), settings.MinSeconds);
+        }
+
+        using (var encoder = new SparseEncoder(queryModel, OnnxSparseModelBackend.Create(queryModel, options)))
+        {
+            int next = 0;
+            queryBaseline = 1 / Measure.MedianSeconds(() => encoder.EncodeQueries([queries[next++ % queries.Length]]), settings.MinSeconds);
+        }
+
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(
+        [
+            $"--NeuralSparse:Models:0:Directory={queryModel.Directory}", "--NeuralSparse:Models:0:Name=v2-distill",
+            $"--NeuralSparse:Models:0:IntraOpThreads={settings.Threads}",
+            $"--NeuralSparse:Models:1:Directory={documentModel.Directory}", "--NeuralSparse:Models:1:Name=doc-v2-mini",
+            $"--NeuralSparse:Models:1:IntraOpThreads={settings.Threads}",
+            $"--NeuralSparse:Models:0:AllowSpinning={settings.Spinning}", $"--NeuralSparse:Models:1:AllowSpinning={settings.Spinning}",
+            "--NeuralSparse:Batching:QueueCapacity=8192", "--NeuralSparse:Limits:MaxTextsPerRequest=64",
+            "--NeuralSparse:Limits:RequestTimeoutSeconds=600", "--Logging:LogLevel:Default=Warning",
+        ]);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{sidecar.HttpPort}"),
+            Timeout = TimeSpan.FromMinutes(10),
+        };
+        using var grpc = new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"),
+            Timeout = TimeSpan.FromMinutes(10),
+        };
+
+        line("| workload | protocol | concurrency | requests | texts/s | p50 ms | p99 ms | service / in-process encoder |");
+        line("|---|---|---|---|---|---|---|---|");
+        foreach (int concurrency in new[] { 1, 8, 64 })
+        {
+            int queryRequests = Math.Max(100, concurrency * 20);
+            int documentRequests = Math.Max(8, concurrency * 2);
+            int q = 0;
+            foreach (string protocol in new[] { "HTTP", "gRPC" })
+            {
+                Result shortQueries = await DriveAsync(concurrency, queryRequests, () => protocol == "HTTP"
+                    ? PostJsonAsync(http, "/v1/models/v2-distill/queries", [queries[Interlocked.Increment(ref q) % queries.Length]])
+                    : GrpcEncodeAsync(grpc, "v2-distill", EncodeKind.Query, [queries[Interlocked.Increment(ref q) % queries.Length]]));
+                line(Row("short queries (v2-distill, 8 tokens)", protocol, concurrency, queryRequests, shortQueries, 1, queryBaseline));
+            }
+
+            foreach (string protocol in new[] { "HTTP", "gRPC" })
+            {
+                Result batches = await DriveAsync(concurrency, documentRequests, () => protocol == "HTTP"
+                    ? PostJsonAsync(http, "/v1/models/doc-v2-mini/documents", documents)
+                    : GrpcEncodeAsync(grpc, "doc-v2-mini", EncodeKind.Document, documents));
+                line(Row($"{DocumentsPerRequest}-document batches (doc-v2-mini, {DocumentTokens} tokens)", protocol, concurrency, documentRequests, batches, DocumentsPerRequest, documentBaseline));
+            }
+        }
+
+        line(string.Create(CultureInfo.InvariantCulture,
+            $"In-process encoder: {queryBaseline:F1} queries/s one at a time; {documentBaseline:F1} docs/s in {DocumentsPerRequest}-document batches. ORT thread spinning: {(settings.Spinning ? "on" : "off")}."));
+        line($"Sidecar peak resident memory over the whole run: {sidecar.PeakResidentMegabytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} MiB.");
+        await sidecar.TerminateAsync(TimeSpan.FromMinutes(1));
+    }
+
+    private sealed record Result(double Seconds, double[] LatenciesMs, int Failures);
+
+    private static string Row(string workload, string protocol, int concurrency, int requests, Result result, int textsPerRequest, double baseline)
+    {
+        double textsPerSecond = requests * textsPerRequest / result.Seconds;
+        double[] sorted = [.. result.LatenciesMs.Order()];
+        string failures = result.Failures == 0 ? string.Empty : $" ({result.Failures} failed)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {workload} | {protocol} | {concurrency} | {requests}{failures} | {textsPerSecond:F1} | {Percentile(sorted, 0.50):F0} | {Percentile(sorted, 0.99):F0} | {textsPerSecond / baseline:F2} |");
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static async Task<Result> DriveAsync(int concurrency, int requests, Func<Task<bool>> send)
+    {
+        await send(); // warm the connection and the route
+        var latencies = new double[requests];
+        int next = -1;
+        int failures = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < requests; i = Interlocked.Increment(ref next))
+            {
+                long start = Stopwatch.GetTimestamp();
+                if (!await send())
+                {
+                    Interlocked.Increment(ref failures);
+                }
+
+                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }));
+        return new Result(clock.Elapsed.TotalSeconds, latencies, failures);
+    }
+
+    private static async Task<bool> PostJsonAsync(HttpClient client, string route, string[] texts)
+    {
+        using HttpResponseMessage response = await client.PostAsync(new Uri(route, UriKind.Relative),
+            new StringContent(JsonSerializer.Serialize(texts), Encoding.UTF8, "application/json"));
+        await response.Content.ReadAsByteArrayAsync();
+        return response.StatusCode == HttpStatusCode.OK;
+    }
+
+    private static async Task<bool> GrpcEncodeAsync(HttpClient client, string model, EncodeKind kind, string[] texts)
+    {
+        byte[] payload = new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }.ToByteArray();
+        byte[] frame = new byte[5 + payload.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+        payload.CopyTo(frame, 5);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/neuralsparse.v1.SparseEncoder/Encode", UriKind.Relative))
+        {
+            // A hand-built message does not take the client's default version: gRPC needs HTTP/2 (h2c prior knowledge).
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(frame),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        using HttpResponseMessage response = await client.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        return response.TrailingHeaders.TryGetValues("grpc-status", out var status) && status.First() == "0";
+    }
+}

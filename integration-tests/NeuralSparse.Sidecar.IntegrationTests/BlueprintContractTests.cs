@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using NeuralSparse.Core.Models;
+using NeuralSparse.Onnx.Synthetic;
+
+namespace NeuralSparse.Sidecar.IntegrationTests;
+
+/// <summary>
+/// For every connector blueprint: render the request exactly as ml-commons does and send it to a live sidecar, then
+/// check the answer as neural-search would accept it. The sidecar serves lookup-table models under the names the
+/// blueprints use, with an API key, so the credential path is exercised too.
+/// </summary>
+public sealed partial class BlueprintContractTests : IAsyncLifetime
+{
+    private const string ApiKey = "blueprint-test-key-0123456789";
+
+    /// <summary>Texts that break naive templating: quotes, backslashes, control characters, emoji, many scripts.</summary>
+    private static readonly string[] HostileTexts =
+    [
+        "Currently New York is rainy.",
+        "She said \"hello\" and left",
+        @"C:\path\to\file and a trailing backslash \",
+        "line one\nline two\r\nline three",
+        "tab\tseparated\tvalues",
+        "emoji 😀 🚀 and a flag 🇳🇴",
+        "中文 日本語 한국어",
+        "Ελληνικά русский עברית العربية हिन्दी",
+        "<b>html</b> & 'apostrophes' = fine",
+        "line separator \u2028 and paragraph \u2029",
+        "control \u0001 char",
+    ];
+
+    private static readonly string BlueprintRoot = Path.Combine(SidecarProcess.RepositoryRoot, "connector-blueprints");
+    private string _root = null!;
+    private SidecarProcess _sidecar = null!;
+
+    public static TheoryData<string> Connectors()
+    {
+        var data = new TheoryData<string>();
+        foreach (string file in Directory.EnumerateFiles(BlueprintRoot, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            if (JsonDocument.Parse(File.ReadAllText(file)).RootElement.TryGetProperty("actions", out _))
+            {
+                data.Add(Path.GetRelativePath(BlueprintRoot, file));
+            }
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string> Bodies()
+    {
+        var data = new TheoryData<string>();
+        foreach (string file in Directory.EnumerateFiles(BlueprintRoot, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(BlueprintRoot, file));
+        }
+
+        return data;
+    }
+
+    public async Task InitializeAsync()
+    {
+        _root = Path.Combine(Path.GetTempPath(), "blueprints-" + Guid.NewGuid().ToString("N"));
+        string bi = LookupTableModel.CreateDirectory(Path.Combine(_root, "bi"), SparseModelMode.BiEncoder);
+        string doc = LookupTableModel.CreateDirectory(Path.Combine(_root, "doc"), SparseModelMode.DocOnly);
+        _sidecar = await SidecarProcess.StartAsync(
+        [
+            $"--NeuralSparse:Models:0:Directory={bi}", "--NeuralSparse:Models:0:Name=v2-distill", "--NeuralSparse:Models:0:IntraOpThreads=1",
+            $"--NeuralSparse:Models:1:Directory={doc}", "--NeuralSparse:Models:1:Name=doc-v3-distill", "--NeuralSparse:Models:1:IntraOpThreads=1",
+            $"--NeuralSparse:Auth:ApiKeys:0={ApiKey}",
+        ]);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _sidecar.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(Connectors))]
+    public async Task Connector_RenderedAsMlCommonsDoes_GetsAnAnswerNeuralSearchAccepts(string connectorFile)
+    {
+        JsonElement connector = JsonDocument.Parse(Resolve(File.ReadAllText(Path.Combine(BlueprintRoot, connectorFile)))).RootElement;
+        Assert.Equal("http", connector.GetProperty("protocol").GetString());
+        Assert.NotEmpty(connector.GetProperty("credential").EnumerateObject()); // ml-commons refuses an empty credential
+        Dictionary<string, string> parameters = connector.TryGetProperty("parameters", out JsonElement p)
+            ? p.EnumerateObject().ToDictionary(e => e.Name, e => e.Value.ValueKind == JsonValueKind.String ? e.Value.GetString()! : e.Value.GetRawText())
+            : [];
+        Assert.False(connector.TryGetProperty("post_process_function", out _), "a built-in post-process function rejects sparse maps");
+
+        // Neural-search asks for TOKEN_ID on sparse_vector targets; ml-commons puts it into the parameters, last writer wins.
+        string[] formats = parameters.ContainsKey("sparse_embedding_format") ? ["WORD", "TOKEN_ID"] : ["WORD"];
+        foreach (string format in formats)
+        {
+            Dictionary<string, string> effective = new(parameters) { ["sparse_embedding_format"] = format };
+            JsonElement action = Assert.Single(connector.GetProperty("actions").EnumerateArray());
+            Assert.Equal("predict", action.GetProperty("action_type").GetString());
+            Assert.False(action.TryGetProperty("post_process_function", out _), "a built-in post-process function rejects sparse maps");
+
+            string body = RenderRequestBody(action.GetProperty("request_body").GetString()!, effective);
+            using JsonDocument parsed = JsonDocument.Parse(body); // ml-commons: "Invalid payload" otherwise
+            var request = new HttpRequestMessage(new HttpMethod(action.GetProperty("method").GetString()!), action.GetProperty("url").GetString())
+            {
+                Content = new StringContent(body, new UTF8Encoding(false)),
+            };
+            request.Content.Headers.ContentType = null;
+            string credential = connector.GetProperty("credential").GetProperty("api_key").GetString()!;
+            foreach (JsonProperty header in action.GetProperty("headers").EnumerateObject())
+            {
+                string value = header.Value.GetString()!.Replace("${credential.api_key}", credential, StringComparison.Ordinal);
+                if (!request.Headers.TryAddWithoutValidation(header.Name, value))
+                {
+                    request.Content.Headers.TryAddWithoutValidation(header.Name, value);
+                }
+            }
+
+            HttpResponseMessage response = await _sidecar.Http.SendAsync(request);
+            string answer = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{connectorFile} ({format}): {(int)response.StatusCode} {answer}");
+            bool isQuery = action.GetProperty("url").GetString()!.EndsWith("/queries", StringComparison.Ordinal);
+            bool tokenIds = body.Contains("TOKEN_ID", StringComparison.Ordinal);
+            AssertNeuralSearchAccepts(answer, HostileTexts.Length, isQuery, tokenIds);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Bodies))]
+    public void Body_IsJson_WithOnlyKnownPlaceholders(string bodyFile)
+    {
+        string text = File.ReadAllText(Path.Combine(BlueprintRoot, bodyFile));
+        using JsonDocument document = JsonDocument.Parse(text);
+        foreach (Match match in PlaceholderPattern().Matches(text))
+        {
+            Assert.Contains(match.Groups[1].Value, new[]
+            {
+                "SIDECAR_URL", "SIDECAR_API_KEY", "CONNECTOR_ID", "MODEL_ID", "QUERY_CONNECTOR_ID", "QUERY_MODEL_ID",
+                "parameters.input", "parameters.sparse_embedding_format", "credential.api_key",
+            });
+        }
+    }
+
+    [Fact]
+    public void IngestPipelines_WriteTheFieldTheIndexMaps()
+    {
+        foreach (string folder in Directory.EnumerateDirectories(BlueprintRoot))
+        {
+            string pipeline = Path.Combine(folder, "04-ingest-pipeline.json");
+            string index = Path.Combine(folder, "05-create-index.json");
+            if (!File.Exists(pipeline) || !File.Exists(index))
+            {
+                continue;
+            }
+
+            JsonElement processor = JsonDocument.Parse(File.ReadAllText(pipeline)).RootElement.GetProperty("processors")[0].GetProperty("sparse_encoding");
+            JsonElement properties = JsonDocument.Parse(File.ReadAllText(index)).RootElement.GetProperty("mappings").GetProperty("properties");
+            foreach (JsonProperty map in processor.GetProperty("field_map").EnumerateObject())
+            {
+                Assert.True(properties.TryGetProperty(map.Name, out _), $"{folder}: source field {map.Name} is not mapped");
+                string type = properties.GetProperty(map.Value.GetString()!).GetProperty("type").GetString()!;
+                Assert.Contains(type, new[] { "rank_features", "sparse_vector" });
+            }
+        }
+    }
+
+    /// <summary>
+    /// ml-commons: the texts become a JSON array serialized by Gson with HTML escaping off, substituted for
+    /// ${parameters.input}; every other ${parameters.X} is replaced verbatim; a placeholder left over is an error.
+    /// </summary>
+    private static string RenderRequestBody(string template, IReadOnlyDictionary<string, string> parameters)
+    {
+        string body = template.Replace("${parameters.input}", GsonArray(HostileTexts), StringComparison.Ordinal);
+        foreach ((string name, string value) in parameters)
+        {
+            body = body.Replace("${parameters." + name + "}", value, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("${parameters.", body, StringComparison.Ordinal); // "Some parameter placeholder not filled in payload"
+        return body;
+    }
+
+    /// <summary>Gson's string escaping with disableHtmlEscaping: quote, backslash, control characters, U+2028/U+2029.</summary>
+    private static string GsonArray(IEnumerable<string> texts)
+    {
+        var json = new StringBuilder("[");
+        foreach (string text in texts)
+        {
+            json.Append(json.Length > 1 ? ",\"" : "\"");
+            foreach (char c in text)
+            {
+                json.Append(c switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    '\t' => "\\t",
+                    '\b' => "\\b",
+                    '\f' => "\\f",
+                    '\u2028' or '\u2029' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                    < ' ' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                    _ => c.ToString(),
+                });
+            }
+
+            json.Append('"');
+        }
+
+        return json.Append(']').ToString();
+    }
+
+    /// <summary>neural-search's TokenWeightUtil plus the ingest and query checks (ml-commons-remote-connector.md §3–4).</summary>
+    private static void AssertNeuralSearchAccepts(string answer, int texts, bool isQuery, bool tokenIds)
+    {
+        JsonElement root = JsonDocument.Parse(answer).RootElement;
+        JsonElement maps = root.ValueKind == JsonValueKind.Array ? root : root.GetProperty("response");
+        Assert.Equal(texts, maps.GetArrayLength());
+        foreach (JsonElement map in maps.EnumerateArray())
+        {
+            Assert.Equal(JsonValueKind.Object, map.ValueKind);
+            var keys = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty entry in map.EnumerateObject())
+            {
+                Assert.True(keys.Add(entry.Name), $"duplicate key {entry.Name}: rank_features refuses it");
+                Assert.Equal(JsonValueKind.Number, entry.Value.ValueKind);
+                float weight = entry.Value.GetSingle();
+                Assert.True(weight > 0 && float.IsFinite(weight), $"weight {weight} of {entry.Name}");
+                if (isQuery)
+                {
+                    Assert.True(weight <= 64, $"query weight {weight} > 64");
+                }
+
+                if (tokenIds)
+                {
+                    Assert.True(int.TryParse(entry.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int id) && id >= 0, $"key {entry.Name} is not a token id");
+                }
+            }
+        }
+    }
+
+    private string Resolve(string json) => json
+        .Replace("${SIDECAR_URL}", _sidecar.Http.BaseAddress!.ToString().TrimEnd('/'), StringComparison.Ordinal)
+        .Replace("${SIDECAR_API_KEY}", ApiKey, StringComparison.Ordinal);
+
+    [GeneratedRegex(@"\$\{([A-Za-z_.]+)\}")]
+    private static partial Regex PlaceholderPattern();
+}
