@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NeuralSparse.Sidecar;
 using NeuralSparse.Sidecar.Configuration;
+using NeuralSparse.Tests.Schema;
 
 namespace NeuralSparse.HelmChart.Tests;
 
@@ -30,14 +31,14 @@ public sealed partial class ChartTests
     }
 
     [Fact]
-    public void ValuesYaml_SatisfiesValuesSchema() => Assert.Empty(MiniJsonSchema.Validate(Schema, Values));
+    public void ValuesYaml_SatisfiesValuesSchema() => Assert.Empty(SchemaValidator.ForDocument(Schema).Validate(Schema, string.Empty, Values));
 
     [Theory]
     [InlineData("config.batching.maxBatchSize", 0, "below the minimum")]
     [InlineData("service.httpPort", 70000, "above the maximum")]
     [InlineData("image.pullPolicy", "Sometimes", "is not one of")]
     [InlineData("model.download.sha256", "not-a-digest", "does not match")]
-    [InlineData("gpu.enabled", "yes", "expected boolean")]
+    [InlineData("gpu.enabled", "yes", "expected \"boolean\"")]
     public void ValuesSchema_RejectsBadValues(string path, object bad, string error)
     {
         JsonNode values = Values;
@@ -45,7 +46,7 @@ public sealed partial class ChartTests
         JsonNode parent = parts[..^1].Aggregate(values, (node, part) => node[part]!);
         parent[parts[^1]] = System.Text.Json.JsonSerializer.SerializeToNode(bad);
 
-        Assert.Contains(MiniJsonSchema.Validate(Schema, values), e => e.Contains(error, StringComparison.Ordinal));
+        Assert.Contains(SchemaValidator.ForDocument(Schema).Validate(Schema, string.Empty, values), e => e.Contains(error, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -54,7 +55,7 @@ public sealed partial class ChartTests
         JsonNode values = Values;
         values["config"]!["batching"]!["maxBatchSise"] = 8;
 
-        Assert.Contains(MiniJsonSchema.Validate(Schema, values), e => e.Contains("unknown property 'maxBatchSise'", StringComparison.Ordinal));
+        Assert.Contains(SchemaValidator.ForDocument(Schema).Validate(Schema, string.Empty, values), e => e.Contains("unknown property 'maxBatchSise'", StringComparison.Ordinal));
     }
 
     [Fact]

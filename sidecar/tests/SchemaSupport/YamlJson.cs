@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace NeuralSparse.HelmChart.Tests;
+namespace NeuralSparse.Tests.Schema;
 
 /// <summary>Reads YAML into JSON nodes, typing plain scalars by the YAML 1.2 core schema, as Helm does.</summary>
 internal static class YamlJson
