@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NeuralSparse.Sidecar;
 using NeuralSparse.Sidecar.Configuration;
+using NeuralSparse.Tests;
 using NeuralSparse.Tests.Schema;
 
 namespace NeuralSparse.HelmChart.Tests;
@@ -14,7 +15,7 @@ namespace NeuralSparse.HelmChart.Tests;
 /// </summary>
 public sealed partial class ChartTests
 {
-    private static readonly string Chart = Path.Combine(RepositoryRoot(), "helm", "neural-sparse");
+    private static readonly string Chart = Path.Combine(SharedData.RepositoryRoot, "helm", "neural-sparse");
 
     private static JsonNode Values => YamlJson.Load(Path.Combine(Chart, "values.yaml"))!;
 
@@ -177,19 +178,6 @@ public sealed partial class ChartTests
 
     private static IEnumerable<string> Templates() =>
         Directory.EnumerateFiles(Path.Combine(Chart, "templates"), "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".tpl", StringComparison.Ordinal));
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "global.json")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Repository root not found.");
-    }
 
     [GeneratedRegex(@"\.Values\.([A-Za-z0-9_.]+)")]
     private static partial Regex ValuesReference();

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using NeuralSparse.Tests;
 
 namespace NeuralSparse.Tests.Schema;
 
@@ -22,16 +23,8 @@ internal sealed class OpenSearchSpec
     /// <summary>The spec beside the repository, or null where ../shared is absent.</summary>
     public static OpenSearchSpec? Find()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "global.json")))
-            {
-                string spec = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "opensearch-api-spec", "spec"));
-                return Directory.Exists(Path.Combine(spec, "namespaces")) ? new OpenSearchSpec(spec) : null;
-            }
-        }
-
-        return null;
+        string spec = Path.GetFullPath(Path.Combine(SharedData.RepositoryRoot, "..", "shared", "opensearch-api-spec", "spec"));
+        return Directory.Exists(Path.Combine(spec, "namespaces")) ? new OpenSearchSpec(spec) : null;
     }
 
     /// <summary>The JSON schema of <c>components.requestBodies[name]</c> in a namespace file, e.g. ("ml.yaml", "ml.create_connector").</summary>

@@ -10,6 +10,10 @@ internal static class SharedData
         "Needs ../shared/data/bert-base-uncased beside the repository (real vocab.txt, tokenizer.json, idf.json); it is absent in this checkout.";
 
     private static readonly Lazy<string?> Root = new(FindRoot);
+    private static readonly Lazy<string> Repository = new(FindRepositoryRoot);
+
+    /// <summary>The repository root (the folder holding global.json) above the test binaries.</summary>
+    public static string RepositoryRoot => Repository.Value;
 
     public static bool IsAvailable => Root.Value is not null;
 
@@ -29,16 +33,21 @@ internal static class SharedData
             return Directory.Exists(Path.Combine(overridePath, "data", "bert-base-uncased")) ? overridePath : null;
         }
 
+        string candidate = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared"));
+        return Directory.Exists(Path.Combine(candidate, "data", "bert-base-uncased")) ? candidate : null;
+    }
+
+    private static string FindRepositoryRoot()
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "global.json")))
             {
-                string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-                return Directory.Exists(Path.Combine(candidate, "data", "bert-base-uncased")) ? candidate : null;
+                return dir.FullName;
             }
         }
 
-        return null;
+        throw new InvalidOperationException("The repository root (global.json) was not found above the test binaries.");
     }
 }
 

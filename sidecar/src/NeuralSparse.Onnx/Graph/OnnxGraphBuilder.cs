@@ -18,25 +18,20 @@ internal sealed class OnnxGraphBuilder(GraphProto graph, string namePrefix)
     public string Name(string hint) => $"{namePrefix}{hint}_{_counter++}";
 
     /// <summary>Adds a float initializer stored as raw little-endian bytes.</summary>
-    public string Initializer(string name, ReadOnlySpan<float> values, params long[] dims)
-    {
-        Graph.Initializer.Add(new TensorProto
-        {
-            Name = name,
-            DataType = (int)TensorProto.Types.DataType.Float,
-            Dims = { dims },
-            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)),
-        });
-        return name;
-    }
+    public string Initializer(string name, ReadOnlySpan<float> values, params long[] dims) =>
+        RawInitializer(name, values, TensorProto.Types.DataType.Float, dims);
 
     /// <summary>Adds an int64 initializer.</summary>
-    public string Int64Initializer(string name, ReadOnlySpan<long> values, params long[] dims)
+    public string Int64Initializer(string name, ReadOnlySpan<long> values, params long[] dims) =>
+        RawInitializer(name, values, TensorProto.Types.DataType.Int64, dims);
+
+    private string RawInitializer<T>(string name, ReadOnlySpan<T> values, TensorProto.Types.DataType type, long[] dims)
+        where T : unmanaged
     {
         Graph.Initializer.Add(new TensorProto
         {
             Name = name,
-            DataType = (int)TensorProto.Types.DataType.Int64,
+            DataType = (int)type,
             Dims = { dims },
             RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)),
         });
