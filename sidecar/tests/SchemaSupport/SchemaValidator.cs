@@ -240,23 +240,23 @@ internal sealed class SchemaValidator(Func<string, string, (JsonNode Node, strin
     {
         if (scalar.GetValueKind() == JsonValueKind.Number)
         {
-            double number = scalar.GetValue<double>();
-            if (schema["minimum"] is { } min && number < min.GetValue<double>())
+            double number = Number(scalar);
+            if (schema["minimum"] is JsonValue min && number < Number(min))
             {
                 errors.Add($"{path}: {number} is below the minimum {min}");
             }
 
-            if (schema["maximum"] is { } max && number > max.GetValue<double>())
+            if (schema["maximum"] is JsonValue max && number > Number(max))
             {
                 errors.Add($"{path}: {number} is above the maximum {max}");
             }
 
-            if (schema["exclusiveMinimum"] is JsonValue exclusiveMin && exclusiveMin.GetValueKind() == JsonValueKind.Number && number <= exclusiveMin.GetValue<double>())
+            if (schema["exclusiveMinimum"] is JsonValue exclusiveMin && exclusiveMin.GetValueKind() == JsonValueKind.Number && number <= Number(exclusiveMin))
             {
                 errors.Add($"{path}: {number} must be greater than {exclusiveMin}");
             }
 
-            if (schema["exclusiveMaximum"] is JsonValue exclusiveMax && exclusiveMax.GetValueKind() == JsonValueKind.Number && number >= exclusiveMax.GetValue<double>())
+            if (schema["exclusiveMaximum"] is JsonValue exclusiveMax && exclusiveMax.GetValueKind() == JsonValueKind.Number && number >= Number(exclusiveMax))
             {
                 errors.Add($"{path}: {number} must be less than {exclusiveMax}");
             }
@@ -291,10 +291,13 @@ internal sealed class SchemaValidator(Func<string, string, (JsonNode Node, strin
             "string" => value is JsonValue v && v.GetValueKind() == JsonValueKind.String,
             "boolean" => value is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False,
             "number" => value is JsonValue v && v.GetValueKind() == JsonValueKind.Number,
-            "integer" => value is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.IsInteger(v.GetValue<double>()),
+            "integer" => value is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.IsInteger(Number(v)),
             "null" => value is null || (value is JsonValue n && n.GetValueKind() == JsonValueKind.Null),
             var other => throw new NotSupportedException($"Schema type '{other}'"),
         };
+
+    /// <summary>Any numeric node (parsed or built in memory from int, float, ...) read through its JSON text.</summary>
+    private static double Number(JsonValue value) => double.Parse(value.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(JsonNode? value) =>
         value is null ? "null" : value.ToJsonString().Length > 40 ? value.GetValueKind().ToString() : value.ToJsonString();

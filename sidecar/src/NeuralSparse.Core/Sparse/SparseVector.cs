@@ -61,7 +61,7 @@ public sealed class SparseVector
     }
 
     /// <summary>Builds a vector from (id, weight) pairs in any order; non-positive or non-finite weights are dropped.</summary>
-    internal static SparseVector FromPairs(IEnumerable<KeyValuePair<int, float>> pairs)
+    public static SparseVector FromPairs(IEnumerable<KeyValuePair<int, float>> pairs)
     {
         KeyValuePair<int, float>[] kept = [.. pairs.Where(p => IsKept(p.Value)).OrderBy(p => p.Key)];
         return kept.Length == 0
