@@ -12,14 +12,30 @@ public interface ISparseDocumentEncoder
     Task<IReadOnlyList<IReadOnlyDictionary<string, float>>> EncodeDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken);
 }
 
+/// <summary>Encodes queries into token weights for <c>neural_sparse.query_tokens</c>.</summary>
+public interface ISparseQueryEncoder
+{
+    /// <summary>The query's <c>{token: weight}</c> map, weights in (0, 64].</summary>
+    Task<IReadOnlyDictionary<string, float>> EncodeQueryAsync(string query, CancellationToken cancellationToken);
+}
+
 /// <summary>
-/// The sidecar's HTTP API as an encoder: <c>POST /v1/models/{model}/documents</c>. Overload (429) and unavailability
+/// The sidecar's HTTP API as an encoder: <c>POST /v1/models/{model}/documents</c> and <c>/queries</c> (idf weights for
+/// doc-only models, the model for bi-encoders; either way no ml-commons round trip at query time). Overload (429) and unavailability
 /// (503) are retried after the server's Retry-After; other errors surface as <see cref="HttpRequestException"/>.
 /// </summary>
-public sealed class SidecarEncoderClient(HttpClient http, string model, string? apiKey = null, bool tokenIds = false, int maxRetries = 5) : ISparseDocumentEncoder
+public sealed class SidecarEncoderClient(HttpClient http, string model, string? apiKey = null, bool tokenIds = false, int maxRetries = 5)
+    : ISparseDocumentEncoder, ISparseQueryEncoder
 {
     /// <inheritdoc />
-    public async Task<IReadOnlyList<IReadOnlyDictionary<string, float>>> EncodeDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<IReadOnlyDictionary<string, float>>> EncodeDocumentsAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken) =>
+        EncodeAsync("documents", texts, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, float>> EncodeQueryAsync(string query, CancellationToken cancellationToken) =>
+        (await EncodeAsync("queries", [query], cancellationToken))[0];
+
+    private async Task<IReadOnlyList<IReadOnlyDictionary<string, float>>> EncodeAsync(string route, IReadOnlyList<string> texts, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(texts);
         string body = new JsonObject
@@ -30,7 +46,7 @@ public sealed class SidecarEncoderClient(HttpClient http, string model, string? 
 
         for (int attempt = 0; ; attempt++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"v1/models/{Uri.EscapeDataString(model)}/documents", UriKind.Relative))
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"v1/models/{Uri.EscapeDataString(model)}/{route}", UriKind.Relative))
             {
                 Content = new StringContent(body, Encoding.UTF8, "application/json"),
             };
