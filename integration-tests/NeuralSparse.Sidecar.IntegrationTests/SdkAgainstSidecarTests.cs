@@ -29,4 +29,29 @@ public sealed class SdkAgainstSidecarTests(ModelDirectories models) : IClassFixt
 
         await Assert.ThrowsAsync<HttpRequestException>(() => new SidecarEncoderClient(http, "bi", apiKey: null).EncodeDocumentsAsync(texts, CancellationToken.None));
     }
+
+    [Fact]
+    public async Task SidecarGrpcEncoderClient_MatchesTheHttpClient_ForDocumentsAndQueries()
+    {
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Auth:ApiKeys:0=sdk-test-key-0123456789"));
+        using var http = new HttpClient { BaseAddress = new Uri(sidecar.Http.BaseAddress!, "/") };
+        using var grpc = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{sidecar.GrpcPort}") };
+        var viaHttp = new SidecarEncoderClient(http, "doc", "sdk-test-key-0123456789");
+        var viaGrpc = new SidecarGrpcEncoderClient(grpc, "doc", "sdk-test-key-0123456789");
+        string[] texts = ["hello world", "", "the weather in ny"];
+
+        IReadOnlyList<IReadOnlyDictionary<string, float>> expected = await viaHttp.EncodeDocumentsAsync(texts, CancellationToken.None);
+        IReadOnlyList<IReadOnlyDictionary<string, float>> actual = await viaGrpc.EncodeDocumentsAsync(texts, CancellationToken.None);
+
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i]);
+        }
+
+        Assert.Equal(await viaHttp.EncodeQueryAsync("what's the weather in ny now?", CancellationToken.None),
+            await viaGrpc.EncodeQueryAsync("what's the weather in ny now?", CancellationToken.None));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => new SidecarGrpcEncoderClient(grpc, "nope", "sdk-test-key-0123456789").EncodeDocumentsAsync(["a"], CancellationToken.None));
+        Assert.Contains("status 5", error.Message, StringComparison.Ordinal);
+    }
 }
