@@ -47,7 +47,8 @@ public sealed class BulkIngestTests
             }
 
             return 201;
-        });
+        })
+        { ValidateResponses = true };
         var progress = new List<BulkIngestProgress>();
         var ingester = new PreEncodedBulkIngester(cluster, new FakeEncoder(), FastOptions);
 
@@ -59,6 +60,7 @@ public sealed class BulkIngestTests
         Assert.Equal(3, result.Retried);
         Assert.Equal(10, result.Indexed + result.Failures.Count);
         Assert.Equal(new BulkIngestProgress(9, 1, 3), progress[^1]);
+        Assert.True(cluster.ResponseSchemaErrors.Count == 0, string.Join("\n", cluster.ResponseSchemaErrors));
     }
 
     [Fact]
@@ -166,6 +168,12 @@ public sealed class BulkIngestTests
     {
         public List<(string Path, string[] Lines)> Requests { get; } = [];
 
+        /// <summary>Check each canned response against the API spec (slow: one validation per _bulk call).</summary>
+        public bool ValidateResponses { get; init; }
+
+        /// <summary>Where a canned _bulk response disagrees with the API spec's schema.</summary>
+        public List<string> ResponseSchemaErrors { get; } = [];
+
         public Task<OpenSearchResponse> SendAsync(OpenSearchRequest request, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -180,7 +188,7 @@ public sealed class BulkIngestTests
             {
                 string id = JsonNode.Parse(lines[i])!["index"]!["_id"]!.GetValue<string>();
                 int code = status(id, 0);
-                var result = new JsonObject { ["_id"] = id, ["status"] = code };
+                var result = new JsonObject { ["_index"] = "idx", ["_id"] = id, ["status"] = code };
                 if (code >= 300)
                 {
                     result["error"] = new JsonObject
@@ -193,7 +201,15 @@ public sealed class BulkIngestTests
                 items.Add(new JsonObject { ["index"] = result });
             }
 
-            var body = new JsonObject { ["errors"] = items.Any(i => i!["index"]!["status"]!.GetValue<int>() >= 300), ["items"] = items };
+            var body = new JsonObject { ["took"] = 3, ["errors"] = items.Any(i => i!["index"]!["status"]!.GetValue<int>() >= 300), ["items"] = items };
+            if (ValidateResponses && NeuralSparse.Tests.Schema.OpenSearchSpec.Find() is { } spec)
+            {
+                lock (Requests)
+                {
+                    ResponseSchemaErrors.AddRange(spec.ValidateResponse("_core.yaml", "bulk@200", body));
+                }
+            }
+
             return Task.FromResult(new OpenSearchResponse(200, body.ToJsonString(), new Uri("http://fake:9200")));
         }
     }

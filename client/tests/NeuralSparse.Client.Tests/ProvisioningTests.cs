@@ -40,6 +40,7 @@ public sealed class ProvisioningTests
         Assert.Equal("http://neural-sparse.search.svc:8080/v1/models/doc-v3-distill/documents",
             cluster.Connectors.Single().Value["actions"]![0]!["url"]!.GetValue<string>());
         Assert.Equal("SPARSE_ENCODING", cluster.Models.Single().Value["model_config"]!["model_type"]!.GetValue<string>());
+        Assert.True(cluster.ResponseSchemaErrors.Count == 0, string.Join("\n", cluster.ResponseSchemaErrors)); // the canned responses are shaped as the spec says
 
         if (OpenSearchSpec.Find() is { } spec)
         {
@@ -187,12 +188,34 @@ public sealed class ProvisioningTests
             return id;
         }
 
+        /// <summary>Where a canned 200 response disagrees with the API spec's response schema.</summary>
+        public List<string> ResponseSchemaErrors { get; } = [];
+
         public Task<OpenSearchResponse> SendAsync(OpenSearchRequest request, CancellationToken cancellationToken)
         {
             _calls.Add((request.Method.Method, request.Path, request.Body?.DeepClone()));
             (int status, JsonNode? body) = Handle(request.Method.Method, request.Path, request.Body);
+            if (status == 200 && ResponseSchema(request.Method.Method, request.Path) is { } schema && OpenSearchSpec.Find() is { } spec)
+            {
+                ResponseSchemaErrors.AddRange(spec.ValidateResponse(schema.Namespace, schema.Name, body).Select(e => $"{request.Method} {request.Path}: {e}"));
+            }
+
             return Task.FromResult(new OpenSearchResponse(status, body?.ToJsonString() ?? "{}", new Uri("http://fake:9200")));
         }
+
+        private static (string Namespace, string Name)? ResponseSchema(string method, string path) => (method, path.Split('?')[0]) switch
+        {
+            ("GET", "/") => ("_core.yaml", "info@200"),
+            ("GET", "/_cat/plugins") => ("cat.yaml", "cat.plugins@200"),
+            ("GET", "/_cluster/settings") => ("cluster.yaml", "cluster.get_settings@200"),
+            ("POST", "/_plugins/_ml/connectors/_search") => ("ml.yaml", "ml.search_connectors@200"),
+            ("POST", "/_plugins/_ml/connectors/_create") => ("ml.yaml", "ml.create_connector@200"),
+            ("POST", "/_plugins/_ml/models/_search") => ("ml.yaml", "ml.search_models@200"),
+            ("POST", "/_plugins/_ml/models/_register") => ("ml.yaml", "ml.register_model@200"),
+            ("POST", var p) when p.EndsWith("/_deploy", StringComparison.Ordinal) => ("ml.yaml", "ml.deploy_model@200"),
+            ("GET", var p) when p.StartsWith("/_plugins/_ml/tasks/", StringComparison.Ordinal) => ("ml.yaml", "ml.get_task@200"),
+            _ => null,
+        };
 
         private (int, JsonNode?) Handle(string method, string path, JsonNode? body)
         {
@@ -200,7 +223,12 @@ public sealed class ProvisioningTests
             switch (method, path.Split('?')[0])
             {
                 case ("GET", "/"):
-                    return (200, new JsonObject { ["version"] = new JsonObject { ["number"] = version } });
+                    return (200, JsonNode.Parse($$"""
+                        { "name": "node-1", "cluster_name": "test", "cluster_uuid": "uuid", "tagline": "The OpenSearch Project: https://opensearch.org/",
+                          "version": { "distribution": "opensearch", "number": "{{version}}", "build_type": "tar", "build_hash": "abc",
+                            "build_date": "2025-01-01T00:00:00Z", "build_snapshot": false, "lucene_version": "10.1.0",
+                            "minimum_wire_compatibility_version": "2.19.0", "minimum_index_compatibility_version": "2.0.0" } }
+                        """));
                 case ("GET", "/_cat/plugins"):
                     return (200, new JsonArray([.. Plugins.Select(p => (JsonNode)new JsonObject { ["component"] = p })]));
                 case ("GET", "/_cluster/settings"):
@@ -227,7 +255,7 @@ public sealed class ProvisioningTests
                         Models[modelId][key] = value?.DeepClone();
                     }
 
-                    return (200, new JsonObject { ["task_id"] = NewTask(modelId) });
+                    return (200, new JsonObject { ["task_id"] = NewTask(modelId), ["status"] = "CREATED" });
                 case ("POST", _) when parts is ["_plugins", "_ml", "models", var id, "_deploy"]:
                     return (200, new JsonObject { ["task_id"] = NewTask(id) });
                 case ("GET", _) when parts is ["_plugins", "_ml", "tasks", var taskId]:

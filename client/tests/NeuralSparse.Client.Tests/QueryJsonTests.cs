@@ -130,3 +130,25 @@ public sealed class QueryJsonTests
     internal static void AssertJson(string expected, JsonNode actual) =>
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), actual), $"expected {JsonNode.Parse(expected)!.ToJsonString()}\n  actual {actual.ToJsonString()}");
 }
+
+public sealed class ClusterCapabilitiesTests
+{
+    [Theory]
+    [InlineData("3.0.0", "analyzer", "neural_sparse with an analyzer needs OpenSearch 3.1 or later; the cluster runs 3.0.0.")]
+    [InlineData("2.13.0", "tokens", "neural_sparse query_tokens needs OpenSearch 2.14 or later; the cluster runs 2.13.0.")]
+    [InlineData("3.2.0", "ann", "neural_sparse method_parameters (sparse ANN) needs OpenSearch 3.3 or later; the cluster runs 3.2.0.")]
+    public void EnsureSupports_RefusesQueriesTheClusterCannotRun(string version, string kind, string message)
+    {
+        var capabilities = new NeuralSparse.Client.Provisioning.ClusterCapabilities(Version.Parse(version), HasNeuralSearch: true, HasMlCommons: true);
+        NeuralSparseQuery query = kind switch
+        {
+            "analyzer" => new NeuralSparseQuery("f") { QueryText = "q", Analyzer = "bert-uncased" },
+            "tokens" => new NeuralSparseQuery("f") { QueryTokens = new Dictionary<string, float> { ["a"] = 1f } },
+            _ => new NeuralSparseQuery("f") { QueryText = "q", ModelId = "m", MethodParameters = new SparseAnnParameters { K = 5 } },
+        };
+
+        // Inside a bool too: every clause is checked.
+        Assert.Equal(message, Assert.Throws<NotSupportedException>(() => capabilities.EnsureSupports(new BoolQuery { Should = [query] })).Message);
+        (capabilities with { Version = new Version(3, 3) }).EnsureSupports(query); // a 3.3 cluster runs all three
+    }
+}

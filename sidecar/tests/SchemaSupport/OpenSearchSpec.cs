@@ -41,6 +41,20 @@ internal sealed class OpenSearchSpec
         return (body["content"]!["application/json"]!["schema"]!, document);
     }
 
+    /// <summary>Validates a response body against <c>components.responses[name]</c>, e.g. ("_core.yaml", "search@200").</summary>
+    public IReadOnlyList<string> ValidateResponse(string namespaceFile, string response, JsonNode? instance)
+    {
+        string document = "namespaces/" + namespaceFile;
+        JsonNode node = Document(document)["components"]?["responses"]?[response]
+            ?? throw new InvalidOperationException($"{document} has no response '{response}'.");
+        if (node["$ref"]?.GetValue<string>() is { } reference)
+        {
+            (node, document) = Resolve(document, reference);
+        }
+
+        return Validator.Validate(node["content"]!["application/json"]!["schema"]!, document, instance);
+    }
+
     public IReadOnlyList<string> Validate(string namespaceFile, string requestBody, JsonNode? instance)
     {
         (JsonNode schema, string document) = RequestBody(namespaceFile, requestBody);

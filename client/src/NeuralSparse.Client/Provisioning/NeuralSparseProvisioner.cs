@@ -40,18 +40,29 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
         return new ProvisionResult(version.ToString(), connectorId, modelId, changes);
     }
 
-    /// <summary>Reads the version and plugins, and refuses what the cluster cannot do.</summary>
-    internal async Task<Version> CheckClusterAsync(NeuralSparseSetup setup, CancellationToken cancellationToken)
+    /// <summary>Reads the cluster's version (GET /) and plugins (GET /_cat/plugins).</summary>
+    public async Task<ClusterCapabilities> DetectAsync(CancellationToken cancellationToken = default)
     {
         JsonNode root = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/"), cancellationToken);
         string number = root["version"]?["number"]?.GetValue<string>() ?? throw new NotSupportedException("The cluster did not report its version (GET /).");
         Version version = Version.Parse(Regex.Match(number, @"^\d+\.\d+(\.\d+)?").Value);
-
         JsonNode plugins = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/_cat/plugins?format=json"), cancellationToken);
         HashSet<string> components = [.. plugins.AsArray().Select(p => p?["component"]?.GetValue<string>() ?? string.Empty)];
-        foreach ((string component, string purpose) in new[] { ("opensearch-ml", "remote models (ml-commons)"), ("opensearch-neural-search", "neural_sparse and sparse_encoding (neural-search)") })
+        return new ClusterCapabilities(version, components.Contains("opensearch-neural-search"), components.Contains("opensearch-ml"));
+    }
+
+    /// <summary>Reads the version and plugins, and refuses what the cluster cannot do.</summary>
+    internal async Task<Version> CheckClusterAsync(NeuralSparseSetup setup, CancellationToken cancellationToken)
+    {
+        ClusterCapabilities capabilities = await DetectAsync(cancellationToken);
+        Version version = capabilities.Version;
+        foreach ((bool present, string component, string purpose) in new[]
         {
-            if (!components.Contains(component))
+            (capabilities.HasMlCommons, "opensearch-ml", "remote models (ml-commons)"),
+            (capabilities.HasNeuralSearch, "opensearch-neural-search", "neural_sparse and sparse_encoding (neural-search)"),
+        })
+        {
+            if (!present)
             {
                 throw new NotSupportedException($"The cluster has no {component} plugin, needed for {purpose}. Install it, or use the SDK's rank_feature fallback with pre-encoded vectors.");
             }
