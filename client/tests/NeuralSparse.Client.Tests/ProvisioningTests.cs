@@ -60,6 +60,42 @@ public sealed class ProvisioningTests
     }
 
     [Fact]
+    public async Task FreshCluster_RequestBodies_MatchTheGoldens()
+    {
+        var cluster = new FakeOpenSearch("3.1.0");
+        ProvisionResult result = await new NeuralSparseProvisioner(cluster).EnsureAsync(Setup);
+
+        QueryJsonTests.AssertJson("""
+            {"persistent":{"plugins.ml_commons.trusted_connector_endpoints_regex":["^http://neural-sparse\\.search\\.svc:8080/.*$"],
+              "plugins.ml_commons.connector.private_ip_enabled":true}}
+            """, cluster.Sent("PUT", "/_cluster/settings"));
+        QueryJsonTests.AssertJson("""
+            {"name":"neural-sparse-sidecar-doc-v3-distill","description":"Neural sparse sidecar, model doc-v3-distill","version":1,"protocol":"http",
+             "credential":{"api_key":"key"},"parameters":{"sparse_embedding_format":"WORD"},
+             "actions":[{"action_type":"predict","method":"POST","url":"http://neural-sparse.search.svc:8080/v1/models/doc-v3-distill/documents",
+               "headers":{"Content-Type":"application/json","Authorization":"Bearer ${credential.api_key}"},
+               "request_body":"{ \"texts\": ${parameters.input}, \"sparse_embedding_format\": \"${parameters.sparse_embedding_format}\" }"}],
+             "client_config":{"max_connection":64,"read_timeout":60,"max_retry_times":3,"retry_backoff_policy":"exponential_full_jitter"}}
+            """, cluster.Sent("POST", "/_plugins/_ml/connectors/_create"));
+        QueryJsonTests.AssertJson($$$"""
+            {"name":"neural-sparse-sidecar-doc-v3-distill","function_name":"remote","description":"Neural sparse sidecar, model doc-v3-distill",
+             "connector_id":"{{{result.ConnectorId}}}","model_config":{"model_type":"SPARSE_ENCODING"}}
+            """, cluster.Sent("POST", "/_plugins/_ml/models/_register?deploy=true"));
+        QueryJsonTests.AssertJson($$$"""
+            {"description":"Sparse encoding through the neural sparse sidecar","processors":[{"sparse_encoding":{
+              "model_id":"{{{result.ModelId}}}","field_map":{"passage_text":"passage_embedding"},"prune_type":"max_ratio","prune_ratio":0.1,"batch_size":32}}]}
+            """, cluster.Sent("PUT", "/_ingest/pipeline/docs-neural-sparse-ingest"));
+        QueryJsonTests.AssertJson("""
+            {"description":"Two-phase neural sparse search","request_processors":[{"neural_sparse_two_phase_processor":{"enabled":true,
+              "two_phase_parameter":{"prune_type":"max_ratio","prune_ratio":0.4,"expansion_rate":5,"max_window_size":10000}}}]}
+            """, cluster.Sent("PUT", "/_search/pipeline/docs-neural-sparse-two-phase"));
+        QueryJsonTests.AssertJson("""
+            {"settings":{"index.default_pipeline":"docs-neural-sparse-ingest","index.search.default_pipeline":"docs-neural-sparse-two-phase"},
+             "mappings":{"properties":{"passage_text":{"type":"text"},"passage_embedding":{"type":"rank_features"}}}}
+            """, cluster.Sent("PUT", "/docs"));
+    }
+
+    [Fact]
     public async Task SecondRun_ChangesNothing()
     {
         var cluster = new FakeOpenSearch("3.1.0");
