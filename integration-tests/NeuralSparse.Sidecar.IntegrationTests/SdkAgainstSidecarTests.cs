@@ -1,6 +1,10 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using NeuralSparse.Client.Ingest;
+using NeuralSparse.Client.Transport;
 
 namespace NeuralSparse.Sidecar.IntegrationTests;
 
@@ -53,5 +57,54 @@ public sealed class SdkAgainstSidecarTests(ModelDirectories models) : IClassFixt
             await viaGrpc.EncodeQueryAsync("what's the weather in ny now?", CancellationToken.None));
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => new SidecarGrpcEncoderClient(grpc, "nope", "sdk-test-key-0123456789").EncodeDocumentsAsync(["a"], CancellationToken.None));
         Assert.Contains("status 5", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Transport_TrustsACustomCertificateAuthority_AndOnlyThat()
+    {
+        // A CA, and a server certificate for 127.0.0.1 signed by it; the sidecar serves HTTPS with the latter.
+        string pfx = Path.Combine(models.Root, "server.pfx");
+        string caPem = Path.Combine(models.Root, "ca.pem");
+        using (RSA caKey = RSA.Create(2048))
+        using (RSA serverKey = RSA.Create(2048))
+        {
+            var caRequest = new CertificateRequest("CN=Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+            using X509Certificate2 ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+
+            var serverRequest = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(IPAddress.Loopback);
+            serverRequest.CertificateExtensions.Add(names.Build());
+            serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+            using X509Certificate2 signed = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+            using X509Certificate2 server = signed.CopyWithPrivateKey(serverKey);
+            await File.WriteAllBytesAsync(pfx, server.Export(X509ContentType.Pfx, "pw"));
+            await File.WriteAllTextAsync(caPem, ca.ExportCertificatePem());
+        }
+
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(
+            models.Args($"--NeuralSparse:Listen:CertificatePath={pfx}", "--NeuralSparse:Listen:CertificatePassword=pw"), waitUntilReady: false);
+        Uri node = new($"https://127.0.0.1:{sidecar.HttpPort}");
+        using var trusting = new HttpOpenSearchTransport(new OpenSearchClientOptions { Nodes = [node], CertificateAuthorityPath = caPem, MaxRetries = 0 });
+        using var untrusting = new HttpOpenSearchTransport(new OpenSearchClientOptions { Nodes = [node], MaxRetries = 0 });
+
+        OpenSearchResponse? ready = null;
+        for (int attempt = 0; attempt < 600 && ready?.Status != 200; attempt++)
+        {
+            try
+            {
+                ready = await trusting.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/health/ready"), CancellationToken.None);
+            }
+            catch (OpenSearchException) when (!sidecar.HasExited)
+            {
+                await Task.Delay(100); // not listening yet
+            }
+        }
+
+        Assert.Equal(200, ready?.Status);
+        var refused = await Assert.ThrowsAsync<OpenSearchException>(() => untrusting.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/health/ready"), CancellationToken.None));
+        Assert.Null(refused.Status); // the TLS handshake failed: the system store does not know the test CA
     }
 }

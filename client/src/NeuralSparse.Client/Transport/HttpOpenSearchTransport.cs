@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Polly;
 using Polly.CircuitBreaker;
@@ -25,12 +27,7 @@ public sealed class HttpOpenSearchTransport : IOpenSearchTransport, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         time ??= TimeProvider.System;
-        handler ??= new SocketsHttpHandler
-        {
-            SslOptions = options.SkipCertificateValidation
-                ? new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, _, _, _) => true }
-                : new System.Net.Security.SslClientAuthenticationOptions(),
-        };
+        handler ??= new SocketsHttpHandler { SslOptions = TlsOptions(options) };
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _nodes = new NodePool(options.Nodes, options.DeadNodeBackoff, time);
         _authorization = options.ApiKey is not null
@@ -94,6 +91,24 @@ public sealed class HttpOpenSearchTransport : IOpenSearchTransport, IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    /// <summary>Server certificate validation: the system store, a custom CA, or none.</summary>
+    internal static SslClientAuthenticationOptions TlsOptions(OpenSearchClientOptions options)
+    {
+        var tls = new SslClientAuthenticationOptions();
+        if (options.SkipCertificateValidation)
+        {
+            tls.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+        }
+        else if (options.CertificateAuthorityPath is { } caPath)
+        {
+            X509Certificate2Collection authorities = [];
+            authorities.ImportFromPemFile(caPath);
+            tls.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            tls.CertificateChainPolicy.CustomTrustStore.AddRange(authorities);
+        }
+        return tls;
+    }
 
     private async Task<OpenSearchResponse> SendOnceAsync(OpenSearchRequest request, CancellationToken cancellationToken)
     {

@@ -24,6 +24,9 @@ public sealed record OpenSearchClientOptions
     /// <summary>Accept any server certificate. For development clusters with self-signed certificates only.</summary>
     public bool SkipCertificateValidation { get; init; }
 
+    /// <summary>PEM file of the certificate authority that signed the cluster's certificates (instead of the system store).</summary>
+    public string? CertificateAuthorityPath { get; init; }
+
     /// <summary>Retries after the first attempt for 429, 502, 503, 504 and transport errors. Defaults to 3.</summary>
     public int MaxRetries { get; init; } = 3;
 
@@ -60,6 +63,16 @@ public sealed record OpenSearchClientOptions
         if (Username is null != (Password is null))
         {
             throw new ArgumentException("Basic authentication needs both Username and Password.");
+        }
+
+        if (CertificateAuthorityPath is not null && !File.Exists(CertificateAuthorityPath))
+        {
+            throw new ArgumentException($"OpenSearchClientOptions.CertificateAuthorityPath: '{CertificateAuthorityPath}' does not exist.");
+        }
+
+        if (SkipCertificateValidation && CertificateAuthorityPath is not null)
+        {
+            throw new ArgumentException("Set either SkipCertificateValidation or CertificateAuthorityPath, not both.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries);
