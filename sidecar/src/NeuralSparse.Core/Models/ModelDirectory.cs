@@ -169,16 +169,16 @@ public static class ModelDirectory
     private static SparseModelMode? ParseMode(string? value, string root) => value switch
     {
         null => null,
-        "doc-only" => SparseModelMode.DocOnly,
-        "bi-encoder" => SparseModelMode.BiEncoder,
+        ModelWireNames.DocOnly => SparseModelMode.DocOnly,
+        ModelWireNames.BiEncoder => SparseModelMode.BiEncoder,
         _ => throw NeuralSparseException.ModelLoad($"{ManifestPath(root)}: \"mode\" is '{value}'; use \"doc-only\" or \"bi-encoder\"."),
     };
 
     private static SparseActivation? ParseActivation(string? value, string root) => value switch
     {
         null => null,
-        "log1p_relu" => SparseActivation.Log1pRelu,
-        "log1p_log1p_relu" => SparseActivation.Log1pLog1pRelu,
+        ModelWireNames.Log1pRelu => SparseActivation.Log1pRelu,
+        ModelWireNames.Log1pLog1pRelu => SparseActivation.Log1pLog1pRelu,
         _ => throw NeuralSparseException.ModelLoad(
             $"{ManifestPath(root)}: \"activation\" is '{value}'; use \"log1p_relu\" (v1/v2 models) or \"log1p_log1p_relu\" (v3 doc models)."),
     };

@@ -30,7 +30,7 @@ internal static class LookupTableModel
             """{ "hello": 6.937757, "world": 3.420869, "what": 2.769884, "the": 0.135302, "weather": 4.568416, "ny": 5.772862, "now": 3.58955 }""");
         ModelDirectory.WriteManifest(directory, new ModelManifestFile
         {
-            Mode = mode == SparseModelMode.DocOnly ? "doc-only" : "bi-encoder",
+            Mode = ModelWireNames.Of(mode),
             Synthetic = true,
             Description = "Lookup-table diagnostic model: NOT a trained model.",
         });

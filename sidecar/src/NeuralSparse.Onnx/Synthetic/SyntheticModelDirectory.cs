@@ -40,8 +40,8 @@ internal static class SyntheticModelDirectory
         {
             Preset = preset,
             Name = name,
-            Mode = mode == SparseModelMode.DocOnly ? "doc-only" : "bi-encoder",
-            Activation = activation == SparseActivation.Log1pRelu ? "log1p_relu" : "log1p_log1p_relu",
+            Mode = ModelWireNames.Of(mode),
+            Activation = ModelWireNames.Of(activation),
             Tokenizer = Path.GetFileName(tokenizerPath),
             Synthetic = true,
             Description = $"Generated {spec.Architecture} masked-LM ({spec.Layers} layers × {spec.HiddenSize} hidden, seed {spec.Seed}) with random weights: NOT a trained model, its outputs carry no meaning.",

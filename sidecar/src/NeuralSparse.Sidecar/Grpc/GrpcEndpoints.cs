@@ -197,8 +197,8 @@ internal static class GrpcEndpoints
             info.Models.Add(new ModelInfo
             {
                 Name = model.Name,
-                Mode = model.Mode == SparseModelMode.DocOnly ? "doc-only" : "bi-encoder",
-                Activation = model.Activation == SparseActivation.Log1pRelu ? "log1p_relu" : "log1p_log1p_relu",
+                Mode = ModelWireNames.Of(model.Mode),
+                Activation = ModelWireNames.Of(model.Activation),
                 MaxLength = model.MaxLength,
                 VocabularySize = model.Tokenizer.VocabularySize,
                 Synthetic = model.Synthetic,

@@ -161,8 +161,8 @@ internal static class HttpApi
             SparseModelDefinition model = scheduler.Encoder.Model;
             writer.WriteStartObject();
             writer.WriteString("name", model.Name);
-            writer.WriteString("mode", model.Mode == SparseModelMode.DocOnly ? "doc-only" : "bi-encoder");
-            writer.WriteString("activation", model.Activation == SparseActivation.Log1pRelu ? "log1p_relu" : "log1p_log1p_relu");
+            writer.WriteString("mode", ModelWireNames.Of(model.Mode));
+            writer.WriteString("activation", ModelWireNames.Of(model.Activation));
             writer.WriteNumber("maxLength", model.MaxLength);
             writer.WriteNumber("vocabularySize", model.Tokenizer.VocabularySize);
             writer.WriteString("preset", model.Preset?.HubName);
