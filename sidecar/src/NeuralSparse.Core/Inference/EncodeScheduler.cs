@@ -44,6 +44,9 @@ public sealed class EncodeScheduler : IAsyncDisposable
     private readonly Task _worker;
     private int _textsInFlight;
 
+    /// <summary>Lucene's FeatureField linear query accepts weights in (0, 64]; query vectors are capped to it.</summary>
+    public const float MaxQueryWeight = 64f;
+
     /// <summary>Starts the scheduler's worker for <paramref name="encoder"/>.</summary>
     public EncodeScheduler(SparseEncoder encoder, EncodeSchedulerOptions? options = null)
     {
@@ -67,7 +70,7 @@ public sealed class EncodeScheduler : IAsyncDisposable
 
     /// <summary>
     /// Encodes <paramref name="texts"/>; results are in input order. Doc-only queries are answered at once from the
-    /// idf table; everything else is queued for a shared model run.
+    /// idf table; everything else is queued for a shared model run. Query weights are capped at <see cref="MaxQueryWeight"/>.
     /// </summary>
     /// <exception cref="NeuralSparseException">Overloaded when the queue is full; Validation for a bad prune rule.</exception>
     public Task<IReadOnlyList<SparseVector>> EncodeAsync(
@@ -80,7 +83,8 @@ public sealed class EncodeScheduler : IAsyncDisposable
 
         if (kind == EncodeKind.Query && _encoder.Model.Mode == SparseModelMode.DocOnly)
         {
-            return Task.FromResult(_encoder.EncodeQueries(texts, prune, cancellationToken));
+            return Task.FromResult<IReadOnlyList<SparseVector>>(
+                [.. _encoder.EncodeQueries(texts, prune, cancellationToken).Select(v => v.WithMaxWeight(MaxQueryWeight))]);
         }
 
         if (texts.Count == 0)
@@ -109,7 +113,7 @@ public sealed class EncodeScheduler : IAsyncDisposable
             throw;
         }
 
-        var item = new WorkItem(tokens, prune);
+        var item = new WorkItem(tokens, prune, kind == EncodeKind.Query ? MaxQueryWeight : float.PositiveInfinity);
         if (!_queue.Writer.TryWrite(item))
         {
             Interlocked.Add(ref _textsInFlight, -texts.Count);
@@ -207,7 +211,7 @@ public sealed class EncodeScheduler : IAsyncDisposable
                 var results = new SparseVector[item.Tokens.Length];
                 for (int i = 0; i < results.Length; i++)
                 {
-                    results[i] = item.Prune.Apply(vectors[offset + i]);
+                    results[i] = item.Prune.Apply(vectors[offset + i]).WithMaxWeight(item.MaxWeight);
                 }
 
                 offset += results.Length;
@@ -230,7 +234,7 @@ public sealed class EncodeScheduler : IAsyncDisposable
         setResult();
     }
 
-    private sealed class WorkItem(int[][] tokens, SparsePruneRule prune)
+    private sealed class WorkItem(int[][] tokens, SparsePruneRule prune, float maxWeight)
     {
         private const int Pending = 0;
         private const int Taken = 1;
@@ -240,6 +244,8 @@ public sealed class EncodeScheduler : IAsyncDisposable
         public int[][] Tokens { get; } = tokens;
 
         public SparsePruneRule Prune { get; } = prune;
+
+        public float MaxWeight { get; } = maxWeight;
 
         public CancellationTokenRegistration CancellationRegistration { get; set; }
 

@@ -69,6 +69,17 @@ public sealed class SparseVector
             : new SparseVector([.. kept.Select(p => p.Key)], [.. kept.Select(p => p.Value)]);
     }
 
+    /// <summary>This vector with every weight above <paramref name="max"/> lowered to it (itself when none is).</summary>
+    internal SparseVector WithMaxWeight(float max)
+    {
+        if (!Weights.Any(w => w > max))
+        {
+            return this;
+        }
+
+        return new SparseVector([.. TokenIds], [.. Weights.Select(w => Math.Min(w, max))]);
+    }
+
     /// <summary>Dot product with another sparse vector (the score a linear rank_features query gives, before quantization).</summary>
     public double Dot(SparseVector other)
     {

@@ -176,7 +176,7 @@ internal static class GrpcEndpoints
         {
             var message = new ProtoSparseVector();
             message.TokenIds.AddRange(vector.TokenIds);
-            message.Weights.AddRange(isQuery ? vector.Weights.Select(w => Math.Min(w, SparseJsonWriter.MaxQueryWeight)) : vector.Weights);
+            message.Weights.AddRange(vector.Weights);
             if (request.IncludeTokens)
             {
                 message.Tokens.AddRange(vector.TokenIds.Select(tokenizer.IdToToken));

@@ -62,7 +62,7 @@ internal static class HttpApi
         bool envelope = string.Equals(context.Request.Query["envelope"], "response", StringComparison.OrdinalIgnoreCase);
         context.Response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-        SparseJsonWriter.Write(writer, vectors, scheduler.Encoder.Model.Tokenizer, request.Format, kind == EncodeKind.Query, envelope);
+        SparseJsonWriter.Write(writer, vectors, scheduler.Encoder.Model.Tokenizer, request.Format, envelope);
     }
 
     private static async Task TokenizeAsync(HttpContext context)

@@ -8,11 +8,8 @@ namespace NeuralSparse.Sidecar.Http;
 /// <summary>Writes sparse vectors as the flat <c>{token: weight}</c> maps neural-search reads.</summary>
 internal static class SparseJsonWriter
 {
-    /// <summary>Lucene's FeatureField linear query rejects query weights above 64.</summary>
-    public const float MaxQueryWeight = 64f;
-
     public static void Write(
-        Utf8JsonWriter writer, IReadOnlyList<SparseVector> vectors, WordPieceTokenizer tokenizer, SparseKeyFormat format, bool isQuery, bool envelope)
+        Utf8JsonWriter writer, IReadOnlyList<SparseVector> vectors, WordPieceTokenizer tokenizer, SparseKeyFormat format, bool envelope)
     {
         if (envelope)
         {
@@ -27,7 +24,7 @@ internal static class SparseJsonWriter
             writer.WriteStartObject();
             for (int i = 0; i < vector.Count; i++)
             {
-                float weight = isQuery ? Math.Min(vector.Weights[i], MaxQueryWeight) : vector.Weights[i];
+                float weight = vector.Weights[i];
                 if (format == SparseKeyFormat.TokenId)
                 {
                     vector.TokenIds[i].TryFormat(idBuffer, out int written, provider: CultureInfo.InvariantCulture);

@@ -49,6 +49,19 @@ public sealed class EncodeSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task EncodeAsync_QueryWeights_AreCappedAt64_DocumentWeightsAreNot()
+    {
+        await using EncodeScheduler scheduler = Create();
+        string text = string.Join(' ', Enumerable.Repeat("a", 70)); // "a" weighs 1 + its last position (70, after [CLS]): 71
+
+        SparseVector query = (await scheduler.EncodeAsync([text], EncodeKind.Query).WaitAsync(Timeout))[0];
+        SparseVector document = (await scheduler.EncodeAsync([text], EncodeKind.Document).WaitAsync(Timeout))[0];
+
+        Assert.Equal([EncodeScheduler.MaxQueryWeight], query.Weights);
+        Assert.Equal([71f], document.Weights);
+    }
+
+    [Fact]
     public async Task EncodeAsync_QueueFull_FailsFastAsOverloaded_AndRecovers()
     {
         _backend.Close();
