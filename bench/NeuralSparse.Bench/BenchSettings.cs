@@ -7,7 +7,7 @@ internal sealed record BenchSettings(
 {
     public static BenchSettings Parse(string[] args)
     {
-        string root = FindRepositoryRoot();
+        string root = NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -27,18 +27,5 @@ internal sealed record BenchSettings(
             values.GetValueOrDefault("out"),
             (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
             bool.Parse(values.GetValueOrDefault("spinning") ?? "true"));
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "global.json")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return Directory.GetCurrentDirectory();
     }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NeuralSparse.Client.Transport;
-using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
 
 namespace NeuralSparse.Client.Provisioning;
@@ -128,8 +127,6 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
             return existing.Id;
         }
 
-        // The documents route serves ingest, and queries of bi-encoders; doc-only queries use the analyzer or idf route.
-        const string route = "documents";
         var connector = new JsonObject
         {
             ["name"] = setup.ModelName,
@@ -142,7 +139,8 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
             {
                 ["action_type"] = "predict",
                 ["method"] = "POST",
-                ["url"] = new Uri(setup.SidecarUrl, $"/v1/models/{Uri.EscapeDataString(setup.SidecarModel)}/{route}").ToString(),
+                // The documents route serves ingest (and bi-encoder queries); doc-only queries use the analyzer.
+                ["url"] = new Uri(setup.SidecarUrl, $"/v1/models/{Uri.EscapeDataString(setup.SidecarModel)}/documents").ToString(),
                 ["headers"] = new JsonObject { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${credential.api_key}" },
                 ["request_body"] = "{ \"texts\": ${parameters.input}, \"sparse_embedding_format\": \"${parameters.sparse_embedding_format}\" }",
             }),

@@ -1,5 +1,4 @@
 using NeuralSparse.Client.Queries;
-using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
 
 namespace NeuralSparse.Client.Provisioning;
@@ -18,9 +17,6 @@ public sealed record NeuralSparseSetup
 
     /// <summary>API key the connector sends to the sidecar; null sends a placeholder (ml-commons needs a credential).</summary>
     public string? SidecarApiKey { get; init; }
-
-    /// <summary>Doc-only (queries by analyzer or idf) or bi-encoder.</summary>
-    public SparseModelMode Mode { get; init; } = SparseModelMode.DocOnly;
 
     /// <summary>Index into a <c>sparse_vector</c> field with SEISMIC (3.3+) instead of <c>rank_features</c>.</summary>
     public bool SparseAnn { get; init; }
