@@ -75,8 +75,8 @@ void EncoderTable()
         var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
         using var encoder = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options),
             new SparseEncoderOptions { MaxBatchSize = settings.Batches.Max(), MaxBatchTokens = settings.Batches.Max() * settings.Sequences.Max() });
-        (byte[] graph, GraphSignature signature, _) = OnnxSparseModelBackend.PrepareGraph(model, PoolingPlacement.Graph, NullLogger.Instance);
-        using SessionOptions sessionOptions = OnnxSparseModelBackend.BaseOptions(options);
+        (byte[] graph, GraphSignature signature, _, string graphDirectory) = OnnxSparseModelBackend.PrepareGraph(model, options, NullLogger.Instance);
+        using SessionOptions sessionOptions = OnnxSparseModelBackend.BaseOptions(options, graphDirectory);
         using var bare = new InferenceSession(graph, sessionOptions);
 
         foreach (int sequence in settings.Sequences)

@@ -20,4 +20,16 @@ internal static partial class OnnxBackendLog
     [LoggerMessage(EventId = 2003, EventName = "SyntheticModel", Level = LogLevel.Warning,
         Message = "Model '{ModelName}' is a generated model with random weights, NOT a trained model: its sparse vectors carry no meaning.")]
     public static partial void SyntheticModel(ILogger logger, string modelName);
+
+    [LoggerMessage(EventId = 2004, EventName = "HubGraphBuilt", Level = LogLevel.Information,
+        Message = "Built the ONNX graph of model '{ModelName}' ({Shape}) from its Hugging Face weights into {Entry} in {Seconds:F1} s; later starts reuse it.")]
+    public static partial void HubGraphBuilt(ILogger logger, string modelName, string shape, string entry, double seconds);
+
+    [LoggerMessage(EventId = 2005, EventName = "HubGraphReused", Level = LogLevel.Information,
+        Message = "Model '{ModelName}': reusing the graph built earlier from the same weights ({Entry}).")]
+    public static partial void HubGraphReused(ILogger logger, string modelName, string entry);
+
+    [LoggerMessage(EventId = 2006, EventName = "GraphCacheFallback", Level = LogLevel.Information,
+        Message = "The graph cache folder {Preferred} is not writable ({Reason}); using {Fallback}. Set NeuralSparse:GraphCacheDirectory to choose one.")]
+    public static partial void GraphCacheFallback(ILogger logger, string preferred, string fallback, string reason);
 }

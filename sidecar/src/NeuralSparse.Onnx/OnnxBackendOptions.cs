@@ -20,6 +20,19 @@ public enum PoolingPlacement
     Host,
 }
 
+/// <summary>How a graph built from a Hugging Face model folder stores its weights and computes.</summary>
+public enum WeightPrecision
+{
+    /// <summary>Float32 weights and arithmetic (the default; what the models were trained in).</summary>
+    Float32,
+
+    /// <summary>
+    /// Float16 weights with the transformer computed in float16 and float32 logits: half the memory, and tensor-core
+    /// speed on CUDA. Weights change around the third decimal. On CPU it runs, but slower than float32.
+    /// </summary>
+    Float16,
+}
+
 /// <summary>ONNX Runtime settings of a model backend.</summary>
 public sealed record OnnxBackendOptions
 {
@@ -49,6 +62,16 @@ public sealed record OnnxBackendOptions
 
     /// <summary>Where pooling runs. Defaults to <see cref="PoolingPlacement.Graph"/>.</summary>
     public PoolingPlacement Pooling { get; init; } = PoolingPlacement.Graph;
+
+    /// <summary>
+    /// Where graphs built from Hugging Face model folders are kept between starts (one subfolder per set of inputs).
+    /// Null (default): <c>$XDG_CACHE_HOME/neural-sparse/graphs</c> (or <c>~/.cache/…</c>), else, when that is not
+    /// writable (a read-only root filesystem), <c>neural-sparse/graphs</c> under the temporary folder.
+    /// </summary>
+    public string? GraphCacheDirectory { get; init; }
+
+    /// <summary>Weight precision of graphs built from Hugging Face model folders. Defaults to <see cref="WeightPrecision.Float32"/>.</summary>
+    public WeightPrecision WeightPrecision { get; init; } = WeightPrecision.Float32;
 
     internal int EffectiveIntraOpThreads => IntraOpThreads > 0 ? IntraOpThreads : Environment.ProcessorCount;
 }

@@ -8,6 +8,7 @@ using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Onnx.Graph;
+using NeuralSparse.Onnx.Hub;
 using NeuralSparse.Onnx.Proto;
 
 namespace NeuralSparse.Onnx;
@@ -61,8 +62,8 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         logger ??= NullLogger.Instance;
         int vocabularySize = model.Tokenizer.VocabularySize;
 
-        (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling) = PrepareGraph(model, options.Pooling, logger);
-        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, model, options, logger);
+        (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling, string graphDirectory) = PrepareGraph(model, options, logger);
+        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, logger);
         string poolingText = signature.OutputKind == GraphOutputKind.Pooled
             ? "pooling in the exported graph"
             : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
@@ -80,18 +81,21 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     }
 
     /// <summary>
-    /// Reads and checks <paramref name="model"/>'s graph and, for logits graphs with graph pooling, appends pooling.
-    /// Returns the serialized graph ONNX Runtime loads (also used by the benchmark's bare-ORT baseline).
+    /// Reads and checks <paramref name="model"/>'s graph (for a Hugging Face folder, the one built from its weights,
+    /// from the cache) and, for logits graphs with graph pooling, appends pooling. Returns the serialized graph ONNX
+    /// Runtime loads (also used by the benchmark's bare-ORT baseline) and the folder its external data lives in.
     /// </summary>
-    internal static (byte[] Graph, GraphSignature Signature, PoolingPlacement Pooling) PrepareGraph(
-        SparseModelDefinition model, PoolingPlacement requested, ILogger logger)
+    internal static (byte[] Graph, GraphSignature Signature, PoolingPlacement Pooling, string GraphDirectory) PrepareGraph(
+        SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
     {
         int vocabularySize = model.Tokenizer.VocabularySize;
+        string graphPath = model.Hub is { } hub ? HubGraphCache.GetOrBuild(model, hub, options, logger) : model.ModelPath;
+        PoolingPlacement requested = options.Pooling;
         ModelProto graph;
         GraphSignature signature;
         try
         {
-            using (FileStream stream = File.OpenRead(model.ModelPath))
+            using (FileStream stream = File.OpenRead(graphPath))
             {
                 graph = ModelProto.Parser.ParseFrom(stream);
             }
@@ -100,7 +104,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
         catch (Exception ex) when (ex is InvalidDataException or InvalidProtocolBufferException or IOException)
         {
-            throw NeuralSparseException.ModelLoad($"'{model.ModelPath}' is not a usable ONNX masked-LM: {ex.Message}", ex);
+            throw NeuralSparseException.ModelLoad($"'{graphPath}' is not a usable ONNX masked-LM: {ex.Message}", ex);
         }
 
         if (signature.StaticColumns is { } columns)
@@ -129,7 +133,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
             PoolingGraphRewriter.AppendPooling(graph, signature, model.Activation, vocabularySize);
         }
 
-        return (graph.ToByteArray(), signature, pooling);
+        return (graph.ToByteArray(), signature, pooling, Path.GetDirectoryName(graphPath)!);
     }
 
     /// <inheritdoc />
@@ -232,12 +236,12 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     }
 
     private static (InferenceSession Session, ExecutionDevice Device) CreateSession(
-        byte[] graph, SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
+        byte[] graph, string graphDirectory, SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
     {
         if (options.Device == ExecutionDevice.Cuda)
         {
             // ORT copies session options into the session, so they can be disposed right after creation.
-            using SessionOptions cudaOptions = BaseOptions(options);
+            using SessionOptions cudaOptions = BaseOptions(options, graphDirectory);
             try
             {
                 cudaOptions.AppendExecutionProvider_CUDA(options.CudaDeviceId);
@@ -255,7 +259,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
             }
         }
 
-        using SessionOptions cpuOptions = BaseOptions(options);
+        using SessionOptions cpuOptions = BaseOptions(options, graphDirectory);
         try
         {
             return (new InferenceSession(graph, cpuOptions), ExecutionDevice.Cpu);
@@ -266,7 +270,9 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
-    internal static SessionOptions BaseOptions(OnnxBackendOptions options)
+    /// <param name="options">The backend's settings.</param>
+    /// <param name="graphDirectory">Where the graph's external data (weights stored beside the graph) is read from.</param>
+    internal static SessionOptions BaseOptions(OnnxBackendOptions options, string? graphDirectory = null)
     {
         var session = new SessionOptions
         {
@@ -278,6 +284,12 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         if (!options.AllowSpinning)
         {
             session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+
+        // The graph is handed over as bytes, so ORT needs to be told where its external-data files are.
+        if (graphDirectory is not null)
+        {
+            session.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", graphDirectory);
         }
 
         return session;

@@ -1,13 +1,16 @@
 using System.Text.Json;
 using NeuralSparse.Core.Errors;
+using NeuralSparse.Core.Models.Hub;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Core.Tokenization;
 
 namespace NeuralSparse.Core.Models;
 
 /// <summary>
-/// Reads a model directory: <c>model.onnx</c>, <c>tokenizer.json</c> or <c>vocab.txt</c>, optional <c>idf.json</c> and
-/// an optional manifest <c>neural-sparse.json</c>. Every problem is reported at load, naming the file and the fix.
+/// Reads a model directory: either <c>model.onnx</c> or a Hugging Face model folder as the hub serves it
+/// (<c>config.json</c> + <c>model.safetensors</c>, from which the backend builds the graph), plus
+/// <c>tokenizer.json</c> or <c>vocab.txt</c>, optional <c>idf.json</c> and an optional manifest
+/// <c>neural-sparse.json</c>. Every problem is reported at load, naming the file and the fix.
 /// </summary>
 public static class ModelDirectory
 {
@@ -29,7 +32,7 @@ public static class ModelDirectory
         if (!System.IO.Directory.Exists(root))
         {
             throw NeuralSparseException.ModelLoad(
-                $"Model directory '{root}' does not exist. Point the model path at a folder holding {ModelFileName}, tokenizer.json or vocab.txt, and optionally {ManifestFileName} and idf.json.");
+                $"Model directory '{root}' does not exist. Point the model path at a Hugging Face model folder (config.json, model.safetensors, tokenizer.json or vocab.txt, idf.json for doc-only models) or a folder holding {ModelFileName} and a tokenizer, optionally with {ManifestFileName}.");
         }
 
         ModelManifestFile manifest = ReadManifest(root);
@@ -41,10 +44,12 @@ public static class ModelDirectory
         }
 
         string modelPath = Path.Combine(root, ModelFileName);
+        HubModelSource? hub = null;
         if (!File.Exists(modelPath))
         {
-            throw NeuralSparseException.ModelLoad(
-                $"Model directory '{root}' has no {ModelFileName}. Export the model to ONNX into it (tools/export_hub_model.py does this for hub models).");
+            hub = LoadHubSource(root);
+            modelPath = hub.WeightFiles.First(f => f.EndsWith(".safetensors", StringComparison.Ordinal));
+            preset = CheckPreset(root, hub, preset, manifest.Preset is null ? null : $"\"preset\" in {ManifestPath(root)}");
         }
 
         string tokenizerPath = ResolveTokenizer(root, manifest);
@@ -58,14 +63,27 @@ public static class ModelDirectory
             throw NeuralSparseException.ModelLoad($"Tokenizer file '{tokenizerPath}' cannot be used: {ex.Message}", ex);
         }
 
-        SparseModelMode mode = ParseMode(manifest.Mode, root) ?? preset?.Mode ?? throw NeuralSparseException.ModelLoad(
-            $"{ManifestPath(root)}: set \"mode\" to \"doc-only\" or \"bi-encoder\", or name a \"preset\".");
-        SparseActivation activation = ParseActivation(manifest.Activation, root) ?? preset?.Activation ?? SparseActivation.Log1pRelu;
+        if (hub is not null && hub.Config.VocabularySize < tokenizer.VocabularySize)
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"'{hub.ConfigPath}' has vocab_size {hub.Config.VocabularySize} but '{tokenizerPath}' has {tokenizer.VocabularySize} tokens: the tokenizer does not belong to this model. Use the tokenizer files from the model's own repository.");
+        }
 
-        int maxLength = manifest.MaxLength ?? DefaultMaxLength;
+        SparseModelMode mode = ParseMode(manifest.Mode, root) ?? preset?.Mode ?? (hub is not null ? FolderMode(root, manifest) : throw NeuralSparseException.ModelLoad(
+            $"{ManifestPath(root)}: set \"mode\" to \"doc-only\" or \"bi-encoder\", or name a \"preset\"."));
+        SparseActivation activation = ParseActivation(manifest.Activation, root) ?? preset?.Activation
+            ?? (hub is not null ? FolderActivation(root) : null) ?? SparseActivation.Log1pRelu;
+
+        int maxLength = manifest.MaxLength ?? Math.Min(DefaultMaxLength, hub?.Config.PositionCapacity ?? DefaultMaxLength);
         if (maxLength < 2)
         {
             throw NeuralSparseException.ModelLoad($"{ManifestPath(root)}: \"maxLength\" is {maxLength}; it must be at least 2 ([CLS] and [SEP]).");
+        }
+
+        if (hub is not null && maxLength > hub.Config.PositionCapacity)
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"{ManifestPath(root)}: \"maxLength\" is {maxLength} but '{hub.ConfigPath}' allows {hub.Config.PositionCapacity} positions; lower \"maxLength\".");
         }
 
         float modelPruneRatio = manifest.ModelPruneRatio ?? preset?.ModelPruneRatio ?? 0f;
@@ -87,7 +105,7 @@ public static class ModelDirectory
 
         return new SparseModelDefinition(
             name, root, modelPath, tokenizerPath, tokenizer, idf, mode, activation, maxLength, specials,
-            modelPruneRatio, preset, manifest.Synthetic ?? false, manifest.Description);
+            modelPruneRatio, preset, manifest.Synthetic ?? false, manifest.Description, hub);
     }
 
     /// <summary>Writes a manifest into <paramref name="directory"/>.</summary>
@@ -114,6 +132,83 @@ public static class ModelDirectory
         catch (JsonException ex)
         {
             throw NeuralSparseException.ModelLoad($"{path} is not a valid manifest: {ex.Message}", ex);
+        }
+    }
+
+    private static HubModelSource LoadHubSource(string root)
+    {
+        string configPath = Path.Combine(root, MaskedLmConfig.FileName);
+        string[] unreadable = HubFolder.UnreadableWeightFiles(root);
+        IReadOnlyList<string> weightFiles;
+        try
+        {
+            weightFiles = SafetensorsCheckpoint.FindFiles(root);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            throw NeuralSparseException.ModelLoad(ex.Message, ex);
+        }
+
+        if (weightFiles.Count == 0)
+        {
+            throw NeuralSparseException.ModelLoad(unreadable.Length > 0
+                ? HubFolder.UnreadableWeightsMessage(root, unreadable)
+                : HubFolder.HasConfig(root)
+                    ? $"Model folder '{root}' has config.json but no {SafetensorsCheckpoint.SingleFileName}. Download the model's {SafetensorsCheckpoint.SingleFileName} from its hub repository into it (git lfs pull after a git clone)."
+                    : $"Model directory '{root}' has neither {ModelFileName} nor a Hugging Face model (config.json + {SafetensorsCheckpoint.SingleFileName}). Point the model path at the model's hub folder (git clone of the repository, with git lfs), or put an ONNX export named {ModelFileName} into it.");
+        }
+
+        if (!HubFolder.HasConfig(root))
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"Model folder '{root}' has {Path.GetFileName(weightFiles[0])} but no config.json, which says what the weights are. Copy config.json from the model's hub repository into it.");
+        }
+
+        try
+        {
+            return new HubModelSource(configPath, MaskedLmConfig.Read(configPath), weightFiles);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            throw NeuralSparseException.ModelLoad(ex.Message, ex);
+        }
+    }
+
+    /// <summary>The manifest's preset, else the one the folder's location names; it must describe the same architecture.</summary>
+    private static SparseModelPreset? CheckPreset(string root, HubModelSource hub, SparseModelPreset? declared, string? declaredEvidence)
+    {
+        (SparseModelPreset Preset, string Evidence)? found = declared is not null
+            ? (declared, declaredEvidence!)
+            : HubFolder.PresetFromLocation(root, hub.ConfigPath);
+        if (found is not { } match)
+        {
+            return null;
+        }
+
+        if (match.Preset.Architecture != hub.Config.Architecture)
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"{match.Evidence} names preset '{match.Preset.ShortName}' ({match.Preset.Architecture}), but '{hub.ConfigPath}' describes a {hub.Config.Describe()}. Rename the folder, or set \"preset\" (or \"mode\" and \"activation\") in {ManifestFileName} to match the weights.");
+        }
+
+        return match.Preset;
+    }
+
+    /// <summary>A hub folder is doc-only when it ships query weights: idf.json or a static-embedding query module.</summary>
+    private static SparseModelMode FolderMode(string root, ModelManifestFile manifest) =>
+        manifest.Idf is not null || File.Exists(Path.Combine(root, "idf.json")) || HubFolder.QueryModuleDirectory(root) is not null
+            ? SparseModelMode.DocOnly
+            : SparseModelMode.BiEncoder;
+
+    private static SparseActivation? FolderActivation(string root)
+    {
+        try
+        {
+            return HubFolder.SpladeActivation(root);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or JsonException or IOException)
+        {
+            throw NeuralSparseException.ModelLoad(ex.Message, ex);
         }
     }
 
@@ -150,6 +245,11 @@ public static class ModelDirectory
                 throw NeuralSparseException.ModelLoad($"{ManifestPath(root)} names idf file '{manifest.Idf}', but '{path}' does not exist.");
             }
 
+            if (mode == SparseModelMode.DocOnly && LoadStaticQueryWeights(root, tokenizer) is { } staticWeights)
+            {
+                return staticWeights;
+            }
+
             return mode == SparseModelMode.DocOnly
                 ? throw NeuralSparseException.ModelLoad(
                     $"Model directory '{root}' is doc-only, so its queries are weighted by idf.json, which is missing. Copy the model's idf.json into it, or set \"mode\": \"bi-encoder\" in {ManifestFileName} if queries should go through the model.")
@@ -163,6 +263,27 @@ public static class ModelDirectory
         catch (Exception ex) when (ex is InvalidDataException or JsonException or IOException)
         {
             throw NeuralSparseException.ModelLoad($"Idf file '{path}' cannot be used: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Query weights from a sentence-transformers static-embedding module, when the folder has one.</summary>
+    private static IdfTable? LoadStaticQueryWeights(string root, WordPieceTokenizer tokenizer)
+    {
+        string? module = HubFolder.QueryModuleDirectory(root);
+        if (module is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return HubFolder.ReadStaticQueryWeights(module) is { } weights
+                ? IdfTable.FromWeights(weights, tokenizer, Path.Combine(module, SafetensorsCheckpoint.SingleFileName))
+                : null;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            throw NeuralSparseException.ModelLoad($"{ex.Message} Copy the model's idf.json into '{root}' instead.", ex);
         }
     }
 

@@ -1,3 +1,4 @@
+using NeuralSparse.Core.Models.Hub;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Core.Tokenization;
 
@@ -22,7 +23,8 @@ public sealed class SparseModelDefinition
         float modelPruneRatio,
         SparseModelPreset? preset,
         bool synthetic,
-        string? description)
+        string? description,
+        HubModelSource? hub = null)
     {
         Name = name;
         Directory = directory;
@@ -38,6 +40,7 @@ public sealed class SparseModelDefinition
         Preset = preset;
         Synthetic = synthetic;
         Description = description;
+        Hub = hub;
     }
 
     /// <summary>The name clients use.</summary>
@@ -48,13 +51,13 @@ public sealed class SparseModelDefinition
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         return new SparseModelDefinition(name, Directory, ModelPath, TokenizerPath, Tokenizer, Idf, Mode, Activation, MaxLength,
-            SpecialTokenIds, ModelPruneRatio, Preset, Synthetic, Description);
+            SpecialTokenIds, ModelPruneRatio, Preset, Synthetic, Description, Hub);
     }
 
     /// <summary>The model directory.</summary>
     public string Directory { get; }
 
-    /// <summary>Path of <c>model.onnx</c>.</summary>
+    /// <summary>Path of <c>model.onnx</c>, or of the weights (<c>model.safetensors</c>) of a Hugging Face folder.</summary>
     public string ModelPath { get; }
 
     /// <summary>Path of the tokenizer file.</summary>
@@ -89,4 +92,10 @@ public sealed class SparseModelDefinition
 
     /// <summary>Free-text description.</summary>
     public string? Description { get; }
+
+    /// <summary>
+    /// For a Hugging Face model folder (config.json + safetensors, no model.onnx): what the backend builds the graph
+    /// from. Null for a folder with model.onnx.
+    /// </summary>
+    internal HubModelSource? Hub { get; }
 }

@@ -43,9 +43,16 @@ public sealed record SparseModelPreset(
     /// <summary>Whether the graph takes <c>token_type_ids</c>.</summary>
     public bool TakesTokenTypeIds => Architecture == SparseModelArchitecture.Bert;
 
-    /// <summary>Finds a preset by hub name or short name (<c>doc-v2-mini</c>); null when unknown.</summary>
+    /// <summary>The repository name without its owner, as <c>git clone</c> names the folder.</summary>
+    public string RepositoryName => HubName[(HubName.IndexOf('/', StringComparison.Ordinal) + 1)..];
+
+    /// <summary>
+    /// Finds a preset by hub name (<c>opensearch-project/opensearch-neural-sparse-encoding-doc-v2-mini</c>), repository
+    /// name (<c>opensearch-neural-sparse-encoding-doc-v2-mini</c>) or short name (<c>doc-v2-mini</c>); null when unknown.
+    /// </summary>
     public static SparseModelPreset? Find(string name) =>
         All.FirstOrDefault(p => string.Equals(p.HubName, name, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(p.RepositoryName, name, StringComparison.OrdinalIgnoreCase)
             || string.Equals(p.ShortName, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>

@@ -23,6 +23,31 @@ public sealed class IdfTable
     /// <summary>The weight of <paramref name="tokenId"/> (1.0 when unlisted).</summary>
     public float this[int tokenId] => _weights[tokenId];
 
+    /// <summary>
+    /// Weights by token id, as a sentence-transformers static-embedding query module stores them (tensor
+    /// <c>weight</c>). A weight of 0 drops the token from queries, as that module does.
+    /// </summary>
+    internal static IdfTable FromWeights(ReadOnlySpan<float> byId, WordPieceTokenizer tokenizer, string origin)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (byId.Length > tokenizer.VocabularySize)
+        {
+            throw new InvalidDataException(
+                $"'{origin}' weighs {byId.Length} tokens but the tokenizer has {tokenizer.VocabularySize}; it belongs to another tokenizer.");
+        }
+
+        float[] weights = new float[tokenizer.VocabularySize];
+        Array.Fill(weights, 1f);
+        for (int id = 0; id < byId.Length; id++)
+        {
+            weights[id] = byId[id] is var weight && weight >= 0 && float.IsFinite(weight)
+                ? weight
+                : throw new InvalidDataException($"'{origin}': the weight of token id {id} is {byId[id]}; weights must be finite and not negative.");
+        }
+
+        return new IdfTable(weights, byId.Length);
+    }
+
     /// <summary>Loads <c>idf.json</c> against <paramref name="tokenizer"/>'s vocabulary.</summary>
     public static IdfTable Load(string path, WordPieceTokenizer tokenizer)
     {

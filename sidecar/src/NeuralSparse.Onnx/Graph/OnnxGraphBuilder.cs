@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using NeuralSparse.Onnx.Proto;
@@ -6,10 +8,14 @@ namespace NeuralSparse.Onnx.Graph;
 
 /// <summary>
 /// Appends nodes and initializers to an ONNX graph with unique names. Small on purpose: just what the pooling
-/// rewrite and the generated masked-LM graphs need.
+/// rewrite and the masked-LM graphs need. With an <see cref="ExternalDataWriter"/>, large initializers go to its
+/// file instead of into the protobuf (ONNX external data), so a graph of any size serializes in kilobytes.
 /// </summary>
-internal sealed class OnnxGraphBuilder(GraphProto graph, string namePrefix)
+internal sealed class OnnxGraphBuilder(GraphProto graph, string namePrefix, ExternalDataWriter? externalData = null)
 {
+    /// <summary>Initializers smaller than this stay inline even with external data (scalars, shapes).</summary>
+    private const int ExternalDataThreshold = 1024;
+
     private int _counter;
 
     public GraphProto Graph { get; } = graph;
@@ -21,6 +27,14 @@ internal sealed class OnnxGraphBuilder(GraphProto graph, string namePrefix)
     public string Initializer(string name, ReadOnlySpan<float> values, params long[] dims) =>
         RawInitializer(name, values, TensorProto.Types.DataType.Float, dims);
 
+    /// <summary>Adds an initializer stored as float16 (converted from <paramref name="values"/>).</summary>
+    public string Float16Initializer(string name, ReadOnlySpan<float> values, params long[] dims)
+    {
+        Half[] halves = new Half[values.Length];
+        TensorPrimitives.ConvertToHalf(values, halves);
+        return RawInitializer(name, (ReadOnlySpan<Half>)halves, TensorProto.Types.DataType.Float16, dims);
+    }
+
     /// <summary>Adds an int64 initializer.</summary>
     public string Int64Initializer(string name, ReadOnlySpan<long> values, params long[] dims) =>
         RawInitializer(name, values, TensorProto.Types.DataType.Int64, dims);
@@ -28,18 +42,30 @@ internal sealed class OnnxGraphBuilder(GraphProto graph, string namePrefix)
     private string RawInitializer<T>(string name, ReadOnlySpan<T> values, TensorProto.Types.DataType type, long[] dims)
         where T : unmanaged
     {
-        Graph.Initializer.Add(new TensorProto
+        ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(values);
+        var tensor = new TensorProto { Name = name, DataType = (int)type, Dims = { dims } };
+        if (externalData is not null && bytes.Length >= ExternalDataThreshold)
         {
-            Name = name,
-            DataType = (int)type,
-            Dims = { dims },
-            RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)),
-        });
+            long offset = externalData.Append(bytes);
+            tensor.DataLocation = TensorProto.Types.DataLocation.External;
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = externalData.FileName });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(CultureInfo.InvariantCulture) });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = bytes.Length.ToString(CultureInfo.InvariantCulture) });
+        }
+        else
+        {
+            tensor.RawData = ByteString.CopyFrom(bytes);
+        }
+
+        Graph.Initializer.Add(tensor);
         return name;
     }
 
     /// <summary>A float scalar constant.</summary>
     public string Scalar(float value) => Initializer(Name("const"), [value]);
+
+    /// <summary>A float16 scalar constant.</summary>
+    public string Float16Scalar(float value) => Float16Initializer(Name("const"), [value]);
 
     /// <summary>An int64 scalar constant.</summary>
     public string Int64Scalar(long value) => Int64Initializer(Name("const"), [value]);

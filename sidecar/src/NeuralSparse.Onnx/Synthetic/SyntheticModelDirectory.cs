@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
+using NeuralSparse.Onnx.Graph;
 
 namespace NeuralSparse.Onnx.Synthetic;
 
@@ -27,7 +28,8 @@ internal static class SyntheticModelDirectory
 
         using (FileStream stream = File.Create(Path.Combine(directory, ModelDirectory.ModelFileName)))
         {
-            SyntheticOnnxModel.Build(SyntheticWeights.Generate(spec)).WriteTo(stream);
+            SyntheticWeights weights = SyntheticWeights.Generate(spec);
+            MaskedLmGraphBuilder.Build(weights.Config, weights).WriteTo(stream);
         }
 
         File.Copy(tokenizerPath, Path.Combine(directory, Path.GetFileName(tokenizerPath)), overwrite: true);

@@ -1,4 +1,5 @@
 using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Models.Hub;
 
 namespace NeuralSparse.Onnx.Synthetic;
 
@@ -26,6 +27,9 @@ internal sealed record SyntheticModelSpec(
     /// </summary>
     private const float TestWeightStd = 0.3f;
 
+    /// <summary>gte-base-en-v1.5's rotary settings (rope_theta 500,000, NTK factor 2), which doc-v3-gte inherits.</summary>
+    private static readonly RotaryConfig GteRotary = new(500_000, 2);
+
     /// <summary>A tiny BERT (with token_type_ids) over the real 30,522-token vocabulary, for tests.</summary>
     public static SyntheticModelSpec TinyBert(int seed = 7) =>
         new(SparseModelArchitecture.Bert, 2, 32, 4, 64, SparseModelPreset.BertVocabularySize, 512, seed, TestWeightStd);
@@ -34,17 +38,17 @@ internal sealed record SyntheticModelSpec(
     public static SyntheticModelSpec TinyDistilBert(int seed = 11) =>
         new(SparseModelArchitecture.DistilBert, 2, 32, 4, 64, SparseModelPreset.BertVocabularySize, 512, seed, TestWeightStd);
 
+    /// <summary>A tiny GTE (rotary, packed QKV, gated MLP) with GTE's 30,528 embedding rows, for tests.</summary>
+    public static SyntheticModelSpec TinyGte(int seed = 13) =>
+        new(SparseModelArchitecture.Gte, 2, 32, 4, 64, SparseModelPreset.BertVocabularySize + 6, 1024, seed, TestWeightStd);
+
     /// <summary>The real shape of a published model (layers, hidden, heads, FFN), for benchmarks.</summary>
     public static SyntheticModelSpec FromPreset(SparseModelPreset preset, int seed = 1234)
     {
         ArgumentNullException.ThrowIfNull(preset);
-
-        // GTE's rotary attention is not reproduced; its BERT-base-sized stand-in has the same GEMM shapes.
-        SparseModelArchitecture architecture = preset.Architecture == SparseModelArchitecture.Gte
-            ? SparseModelArchitecture.DistilBert
-            : preset.Architecture;
-        return new(architecture, preset.Layers, preset.HiddenSize, preset.Heads, preset.IntermediateSize,
-            SparseModelPreset.BertVocabularySize, 512, seed);
+        bool gte = preset.Architecture == SparseModelArchitecture.Gte;
+        return new(preset.Architecture, preset.Layers, preset.HiddenSize, preset.Heads, preset.IntermediateSize,
+            SparseModelPreset.BertVocabularySize + (gte ? 6 : 0), gte ? 8192 : 512, seed);
     }
 
     /// <summary>Whether the graph takes token_type_ids.</summary>
@@ -53,17 +57,27 @@ internal sealed record SyntheticModelSpec(
     /// <summary>Dimensions per attention head.</summary>
     public int HeadSize => HiddenSize / Heads;
 
+    /// <summary>The config.json-level description of this shape.</summary>
+    public MaskedLmConfig ToConfig() => new(
+        Architecture, Layers, HiddenSize, Heads, IntermediateSize, VocabularySize, MaxPositions,
+        TypeVocabularySize: Architecture == SparseModelArchitecture.Bert ? 2 : 0,
+        Rotary: Architecture == SparseModelArchitecture.Gte ? GteRotary : null);
+
     /// <summary>Throws when the shape is inconsistent.</summary>
     public void Validate()
     {
-        if (Layers < 1 || HiddenSize < 1 || Heads < 1 || IntermediateSize < 1 || VocabularySize < 1 || MaxPositions < 2 || !(WeightStd > 0))
+        if (!(WeightStd > 0))
         {
-            throw new ArgumentException($"Every dimension of {this} must be positive.");
+            throw new ArgumentException($"The weight scale of {this} must be positive.");
         }
 
-        if (HiddenSize % Heads != 0)
+        try
         {
-            throw new ArgumentException($"Hidden size {HiddenSize} is not divisible by {Heads} heads.");
+            ToConfig().Validate();
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ArgumentException(ex.Message, ex);
         }
     }
 }

@@ -1,3 +1,4 @@
+using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Onnx.Synthetic;
 
@@ -31,42 +32,50 @@ internal static class ReferenceMaskedLm
         return pooled;
     }
 
-    /// <summary>MLM logits [sequence][vocab].</summary>
+    /// <summary>MLM logits [sequence][vocab], read from the Hugging Face state dict of a BERT or DistilBERT masked-LM.</summary>
     public static double[][] Logits(SyntheticWeights w, int[] ids)
     {
         SyntheticModelSpec spec = w.Spec;
+        bool bert = spec.Architecture == SparseModelArchitecture.Bert;
+        string model = bert ? "bert." : "distilbert.";
         int d = spec.HiddenSize;
         int s = ids.Length;
 
+        float[] words = w[model + "embeddings.word_embeddings.weight"];
+        float[] positions = w[model + "embeddings.position_embeddings.weight"];
+        float[]? types = bert ? w["bert.embeddings.token_type_embeddings.weight"] : null;
         var x = new double[s][];
         for (int t = 0; t < s; t++)
         {
             x[t] = new double[d];
             for (int j = 0; j < d; j++)
             {
-                x[t][j] = w.WordEmbeddings[(ids[t] * d) + j] + w.PositionEmbeddings[(t * d) + j]
-                    + (spec.TakesTokenTypeIds ? w.TokenTypeEmbeddings[j] : 0.0);
+                x[t][j] = words[(ids[t] * d) + j] + positions[(t * d) + j] + (types is null ? 0.0 : types[j]);
             }
 
-            x[t] = LayerNorm(x[t], w.EmbeddingNormScale, w.EmbeddingNormBias);
+            x[t] = LayerNorm(x[t], w, model + "embeddings.LayerNorm");
         }
 
-        foreach (SyntheticLayerWeights layer in w.Layers)
+        for (int l = 0; l < spec.Layers; l++)
         {
-            x = Layer(x, layer, spec);
+            x = Layer(x, w, spec, bert ? $"bert.encoder.layer.{l}." : $"distilbert.transformer.layer.{l}.", bert);
         }
 
+        string transform = bert ? "cls.predictions.transform.dense" : "vocab_transform";
+        string norm = bert ? "cls.predictions.transform.LayerNorm" : "vocab_layer_norm";
+        float[] bias = w[bert ? "cls.predictions.bias" : "vocab_projector.bias"];
         var logits = new double[s][];
         for (int t = 0; t < s; t++)
         {
-            double[] h = LayerNorm(Gelu(Dense(x[t], w.HeadTransform, w.HeadTransformBias, d)), w.HeadNormScale, w.HeadNormBias);
+            double[] h = LayerNorm(Gelu(Dense(x[t], w, transform)), w, norm);
             logits[t] = new double[spec.VocabularySize];
             for (int v = 0; v < spec.VocabularySize; v++)
             {
-                double sum = w.DecoderBias[v];
+                // The decoder is tied to the word embeddings.
+                double sum = bias[v];
                 for (int j = 0; j < d; j++)
                 {
-                    sum += h[j] * w.WordEmbeddings[(v * d) + j];
+                    sum += h[j] * words[(v * d) + j];
                 }
 
                 logits[t][v] = sum;
@@ -76,15 +85,15 @@ internal static class ReferenceMaskedLm
         return logits;
     }
 
-    private static double[][] Layer(double[][] x, SyntheticLayerWeights w, SyntheticModelSpec spec)
+    private static double[][] Layer(double[][] x, SyntheticWeights w, SyntheticModelSpec spec, string prefix, bool bert)
     {
         int d = spec.HiddenSize;
         int s = x.Length;
         int heads = spec.Heads;
         int dh = spec.HeadSize;
-        double[][] q = [.. x.Select(r => Dense(r, w.Query, w.QueryBias, d))];
-        double[][] k = [.. x.Select(r => Dense(r, w.Key, w.KeyBias, d))];
-        double[][] v = [.. x.Select(r => Dense(r, w.Value, w.ValueBias, d))];
+        double[][] q = [.. x.Select(r => Dense(r, w, prefix + (bert ? "attention.self.query" : "attention.q_lin")))];
+        double[][] k = [.. x.Select(r => Dense(r, w, prefix + (bert ? "attention.self.key" : "attention.k_lin")))];
+        double[][] v = [.. x.Select(r => Dense(r, w, prefix + (bert ? "attention.self.value" : "attention.v_lin")))];
 
         var context = new double[s][];
         for (int t = 0; t < s; t++)
@@ -124,25 +133,27 @@ internal static class ReferenceMaskedLm
         var result = new double[s][];
         for (int t = 0; t < s; t++)
         {
-            double[] attention = Dense(context[t], w.AttentionOutput, w.AttentionOutputBias, d);
-            double[] afterAttention = LayerNorm(Add(x[t], attention), w.AttentionNormScale, w.AttentionNormBias);
-            double[] ffn = Dense(Gelu(Dense(afterAttention, w.FeedForwardIn, w.FeedForwardInBias, spec.IntermediateSize)), w.FeedForwardOut, w.FeedForwardOutBias, d);
-            result[t] = LayerNorm(Add(afterAttention, ffn), w.OutputNormScale, w.OutputNormBias);
+            double[] attention = Dense(context[t], w, prefix + (bert ? "attention.output.dense" : "attention.out_lin"));
+            double[] afterAttention = LayerNorm(Add(x[t], attention), w, prefix + (bert ? "attention.output.LayerNorm" : "sa_layer_norm"));
+            double[] ffn = Dense(Gelu(Dense(afterAttention, w, prefix + (bert ? "intermediate.dense" : "ffn.lin1"))), w, prefix + (bert ? "output.dense" : "ffn.lin2"));
+            result[t] = LayerNorm(Add(afterAttention, ffn), w, prefix + (bert ? "output.LayerNorm" : "output_layer_norm"));
         }
 
         return result;
     }
 
-    /// <summary>y = x · W + b with W stored [in, out] row-major.</summary>
-    private static double[] Dense(double[] x, float[] weight, float[] bias, int outputs)
+    /// <summary>y = x · Wᵀ + b for a PyTorch Linear (weight [out, in] row-major, bias [out]).</summary>
+    private static double[] Dense(double[] x, SyntheticWeights w, string name)
     {
-        double[] y = new double[outputs];
-        for (int o = 0; o < outputs; o++)
+        float[] weight = w[name + ".weight"];
+        float[] bias = w[name + ".bias"];
+        double[] y = new double[bias.Length];
+        for (int o = 0; o < y.Length; o++)
         {
             double sum = bias[o];
             for (int i = 0; i < x.Length; i++)
             {
-                sum += x[i] * weight[(i * outputs) + o];
+                sum += x[i] * weight[(o * x.Length) + i];
             }
 
             y[o] = sum;
@@ -151,8 +162,10 @@ internal static class ReferenceMaskedLm
         return y;
     }
 
-    private static double[] LayerNorm(double[] x, float[] scale, float[] bias)
+    private static double[] LayerNorm(double[] x, SyntheticWeights w, string name)
     {
+        float[] scale = w[name + ".weight"];
+        float[] bias = w[name + ".bias"];
         double mean = x.Average();
         double variance = x.Select(z => (z - mean) * (z - mean)).Average();
         double inverse = 1.0 / Math.Sqrt(variance + 1e-12);
