@@ -27,15 +27,15 @@ public sealed class ModelDirectoryTests : IDisposable
     }
 
     [Fact]
-    public void Load_NoModelFile_PointsAtTheExportScript()
+    public void Load_NoModelFile_PointsAtTheHubFolder()
     {
         File.Delete(Path.Combine(_directory, "model.onnx"));
         WriteManifest("""{ "mode": "bi-encoder" }""");
 
         NeuralSparseException error = LoadFails(_directory);
 
-        Assert.Contains("has no model.onnx", error.Message, StringComparison.Ordinal);
-        Assert.Contains("tools/export_hub_model.py", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has neither model.onnx nor a Hugging Face model (config.json + model.safetensors)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("git clone", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
