@@ -7,12 +7,12 @@ using NeuralSparse.Onnx.Synthetic;
 using NeuralSparse.Onnx.Tests.Reference;
 using NeuralSparse.Tests;
 
+using static NeuralSparse.Onnx.Tests.PipelineAssertions;
+
 namespace NeuralSparse.Onnx.Tests;
 
 public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFixture<SyntheticModelFixture>
 {
-    private const double ReferenceTolerance = 1e-4;
-
     private static readonly string[] Texts =
     [
         "the quick brown fox jumps over the lazy dog",
@@ -22,15 +22,15 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
     ];
 
     [SharedDataFact]
-    public void Backend_TinyBert_MatchesIndependentReferenceForwardPass() => AssertMatchesReference(fixture.Bert);
+    public void Backend_TinyBert_MatchesIndependentReferenceForwardPass() => AssertMatchesReference(fixture.Bert, Texts);
 
     [SharedDataFact]
     public void Backend_TinyDistilBertWithDoubleLogActivation_MatchesIndependentReferenceForwardPass() =>
-        AssertMatchesReference(fixture.DistilBert);
+        AssertMatchesReference(fixture.DistilBert, Texts);
 
     [SharedDataFact]
     public void Backend_HostPooling_MatchesReferenceToo() =>
-        AssertMatchesReference(fixture.Bert, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
+        AssertMatchesReference(fixture.Bert, Texts, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
 
     [SharedDataFact]
     public void Backend_FusedPooling_EqualsHostPooling()
@@ -135,7 +135,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         using OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, new OnnxBackendOptions { IntraOpThreads = 1 }, logger);
 
         Assert.Contains(logger.Entries, e => e.Event.Name == "ExtraLogitColumns");
-        AssertMatchesReference(wide);
+        AssertMatchesReference(wide, Texts);
     }
 
     [SharedDataFact]
@@ -232,58 +232,6 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         Assert.NotEqual(a["bert.embeddings.word_embeddings.weight"], c["bert.embeddings.word_embeddings.weight"]);
         Assert.True(fixture.Bert.Load().Synthetic);
     }
-
-    private static void AssertMatchesReference(GeneratedModel generated, OnnxBackendOptions? options = null)
-    {
-        SparseModelDefinition model = generated.Load();
-        (ModelBatch batch, int[][] ids) = PaddedBatch(model, Texts);
-        float[] output = RunBackend(model, batch, options ?? new OnnxBackendOptions { IntraOpThreads = 1 });
-        int vocabulary = model.Tokenizer.VocabularySize;
-
-        for (int row = 0; row < ids.Length; row++)
-        {
-            double[] expected = ReferenceMaskedLm.PooledWeights(generated.Weights, ids[row], generated.Activation);
-            double worst = 0;
-            int positive = 0;
-            for (int v = 0; v < vocabulary; v++)
-            {
-                worst = Math.Max(worst, Math.Abs(expected[v] - output[(row * vocabulary) + v]));
-                positive += expected[v] > 0 ? 1 : 0;
-            }
-
-            Assert.True(worst <= ReferenceTolerance, $"row {row}: ORT differs from the reference by {worst}");
-            Assert.True(positive > 10, $"row {row}: only {positive} positive weights; the test would prove little");
-        }
-    }
-
-    private static (ModelBatch Batch, int[][] Ids) PaddedBatch(SparseModelDefinition model, string[] texts)
-    {
-        int[][] ids = [.. texts.Select(t => model.Tokenizer.Encode(t, model.MaxLength))];
-        int length = ids.Max(i => i.Length);
-        long[] inputIds = new long[texts.Length * length];
-        long[] mask = new long[texts.Length * length];
-        for (int r = 0; r < ids.Length; r++)
-        {
-            for (int s = 0; s < ids[r].Length; s++)
-            {
-                inputIds[(r * length) + s] = ids[r][s];
-                mask[(r * length) + s] = 1;
-            }
-        }
-
-        Assert.Contains(ids, i => i.Length < length); // padding is exercised
-        return (new ModelBatch(inputIds, mask, texts.Length, length), ids);
-    }
-
-    private static float[] RunBackend(SparseModelDefinition model, ModelBatch batch, OnnxBackendOptions options)
-    {
-        using OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, options);
-        float[] output = new float[batch.BatchSize * model.Tokenizer.VocabularySize];
-        backend.Run(batch, output, CancellationToken.None);
-        return output;
-    }
-
-    private static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
 
     private static void AssertSameWeights(SparseVector expected, SparseVector actual, double tolerance)
     {

@@ -6,15 +6,18 @@ using NeuralSparse.Tests;
 
 namespace NeuralSparse.Onnx.Tests;
 
-/// <summary>A generated model directory plus the weights it was generated from (for the reference pass).</summary>
-internal sealed record GeneratedModel(string Directory, SyntheticWeights Weights, SparseActivation Activation)
+/// <summary>
+/// A generated model directory (model.onnx, or a Hugging Face folder) plus the weights it was generated from (for
+/// the reference pass), and the backend options tests use with it (one thread; a private graph cache).
+/// </summary>
+internal sealed record GeneratedModel(string Directory, SyntheticWeights Weights, SparseActivation Activation, OnnxBackendOptions Options)
 {
     public SparseModelDefinition Load() => ModelDirectory.Load(Directory);
 
     public SparseEncoder CreateEncoder(OnnxBackendOptions? options = null, SparseEncoderOptions? encoderOptions = null)
     {
         SparseModelDefinition model = Load();
-        return new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options ?? new OnnxBackendOptions { IntraOpThreads = 1 }), encoderOptions);
+        return new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options ?? Options), encoderOptions);
     }
 }
 
@@ -37,11 +40,23 @@ public sealed class SyntheticModelFixture : IDisposable
 
     internal string Root => _root;
 
+    /// <summary>Backend options with this fixture's own graph cache, so tests never touch the user's cache.</summary>
+    internal OnnxBackendOptions Options => new() { IntraOpThreads = 1, GraphCacheDirectory = Path.Combine(_root, "graph-cache") };
+
     internal GeneratedModel Generate(string name, SyntheticModelSpec spec, SparseModelMode mode, SparseActivation activation, string? preset = null)
     {
         string directory = Path.Combine(_root, name);
         SyntheticModelDirectory.Create(directory, spec, SharedData.TokenizerJson, mode == SparseModelMode.DocOnly ? SharedData.IdfJson : null, mode, activation, preset);
-        return new GeneratedModel(directory, SyntheticWeights.Generate(spec), activation);
+        return new GeneratedModel(directory, SyntheticWeights.Generate(spec), activation, Options);
+    }
+
+    /// <summary>Writes <paramref name="weights"/> as a Hugging Face model folder (no model.onnx, no manifest).</summary>
+    internal GeneratedModel GenerateHub(
+        string name, SyntheticWeights weights, SparseModelMode mode, SparseActivation activation, SyntheticHubFolderOptions? options = null)
+    {
+        string directory = Path.Combine(_root, name);
+        SyntheticHubFolder.Create(directory, weights, SharedData.TokenizerJson, mode == SparseModelMode.DocOnly ? SharedData.IdfJson : null, activation, options);
+        return new GeneratedModel(directory, weights, activation, Options);
     }
 
     public void Dispose()

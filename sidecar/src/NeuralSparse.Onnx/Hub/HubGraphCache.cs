@@ -84,15 +84,17 @@ internal static class HubGraphCache
     }
 
     /// <summary>The cache root: the configured folder, else the user's cache folder, else the temporary folder.</summary>
-    internal static string ResolveRoot(string? configured, ILogger logger)
+    internal static string ResolveRoot(string? configured, ILogger logger) =>
+        ResolveRoot(configured, logger, Environment.GetEnvironmentVariable("XDG_CACHE_HOME"), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    /// <summary><see cref="ResolveRoot(string?, ILogger)"/> with the environment passed in (for tests).</summary>
+    internal static string ResolveRoot(string? configured, ILogger logger, string? xdg, string? home)
     {
         if (!string.IsNullOrWhiteSpace(configured))
         {
             return Path.GetFullPath(configured);
         }
 
-        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         string? preferred = !string.IsNullOrEmpty(xdg) ? xdg
             : !string.IsNullOrEmpty(home) ? Path.Combine(home, ".cache")
             : null;

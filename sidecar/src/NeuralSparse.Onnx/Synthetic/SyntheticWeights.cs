@@ -76,6 +76,10 @@ internal sealed class SyntheticWeights : ITensorSource
         return new SyntheticWeights(spec, tensors);
     }
 
+    /// <summary>The same tensors with every value mapped (e.g. rounded to float16), for tests.</summary>
+    public SyntheticWeights Map(Func<float, float> transform) =>
+        new(Spec, _tensors.ToDictionary(t => t.Key, t => (t.Value.Info, t.Value.Values.Select(transform).ToArray()), StringComparer.Ordinal));
+
     /// <inheritdoc />
     public bool TryGetInfo(string name, out TensorInfo info)
     {
