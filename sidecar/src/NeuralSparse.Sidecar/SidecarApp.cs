@@ -21,6 +21,8 @@ internal static class SidecarApp
         ["--model-dir"] = "NeuralSparse:Models:0:Directory",
         ["--device"] = "NeuralSparse:Models:0:Device",
         ["--threads"] = "NeuralSparse:Models:0:IntraOpThreads",
+        ["--max-length"] = "NeuralSparse:Models:0:MaxLength",
+        ["--cache-dir"] = "NeuralSparse:GraphCacheDirectory",
         ["--address"] = "NeuralSparse:Listen:Address",
         ["--http-port"] = "NeuralSparse:Listen:HttpPort",
         ["--grpc-port"] = "NeuralSparse:Listen:GrpcPort",

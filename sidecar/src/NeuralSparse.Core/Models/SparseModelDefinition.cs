@@ -1,3 +1,4 @@
+using NeuralSparse.Core.Errors;
 using NeuralSparse.Core.Models.Hub;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Core.Tokenization;
@@ -51,6 +52,20 @@ public sealed class SparseModelDefinition
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         return new SparseModelDefinition(name, Directory, ModelPath, TokenizerPath, Tokenizer, Idf, Mode, Activation, MaxLength,
+            SpecialTokenIds, ModelPruneRatio, Preset, Synthetic, Description, Hub);
+    }
+
+    /// <summary>The same model with another maximum token count (a service setting overriding the manifest).</summary>
+    /// <exception cref="NeuralSparseException">Kind ModelLoad: below 2, or beyond the positions config.json allows.</exception>
+    public SparseModelDefinition WithMaxLength(int maxLength)
+    {
+        if (maxLength < 2 || (Hub is not null && maxLength > Hub.Config.PositionCapacity))
+        {
+            throw NeuralSparseException.ModelLoad(
+                $"Model '{Name}': a maximum length of {maxLength} tokens is not possible; it must be at least 2 ([CLS] and [SEP]){(Hub is null ? "" : $" and at most the {Hub.Config.PositionCapacity} positions '{Hub.ConfigPath}' allows")}.");
+        }
+
+        return new SparseModelDefinition(Name, Directory, ModelPath, TokenizerPath, Tokenizer, Idf, Mode, Activation, maxLength,
             SpecialTokenIds, ModelPruneRatio, Preset, Synthetic, Description, Hub);
     }
 

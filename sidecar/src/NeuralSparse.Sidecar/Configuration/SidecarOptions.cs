@@ -24,12 +24,22 @@ public sealed class SidecarOptions
 
     /// <summary>API key authentication.</summary>
     public AuthOptions Auth { get; set; } = new();
+
+    /// <summary>
+    /// Where graphs built from Hugging Face model folders are kept between starts. Defaults to
+    /// <c>$XDG_CACHE_HOME/neural-sparse/graphs</c> (or <c>~/.cache/…</c>), else the temporary folder when that is not
+    /// writable (a read-only root filesystem).
+    /// </summary>
+    public string? GraphCacheDirectory { get; set; }
 }
 
 /// <summary>One served model.</summary>
 public sealed class ModelOptions
 {
-    /// <summary>Model directory (model.onnx, tokenizer, optional idf.json and neural-sparse.json). Required.</summary>
+    /// <summary>
+    /// Model directory: a Hugging Face model folder as the hub serves it (config.json, model.safetensors, tokenizer,
+    /// idf.json for doc-only models), or a folder with model.onnx and a tokenizer; optional neural-sparse.json. Required.
+    /// </summary>
     public string? Directory { get; set; }
 
     /// <summary>Overrides the manifest's name.</summary>
@@ -46,6 +56,15 @@ public sealed class ModelOptions
 
     /// <summary>Let ONNX Runtime's threads spin while idle (its default). See docs/benchmarks.md for when to turn it off.</summary>
     public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
+    /// Weights of a graph built from a Hugging Face folder: <c>fp32</c> (default) or <c>fp16</c> (float16 weights and
+    /// arithmetic, float32 outputs; for CUDA, where it runs on tensor cores).
+    /// </summary>
+    public string Precision { get; set; } = "fp32";
+
+    /// <summary>Most tokens per text including [CLS]/[SEP]; overrides the manifest and preset (default 512), e.g. 8192 for doc-v3-gte.</summary>
+    public int? MaxLength { get; set; }
 }
 
 /// <summary>Listening addresses.</summary>

@@ -24,6 +24,8 @@ internal sealed class SidecarOptionsValidator : IValidateOptions<SidecarOptions>
             Check(string.IsNullOrWhiteSpace(model.Directory) || Directory.Exists(model.Directory), $"Models:{i}:Directory", "must be an existing directory", model.Directory);
             Check(model.Device is "cpu" or "cuda", $"Models:{i}:Device", "must be 'cpu' or 'cuda'", model.Device);
             Check(model.IntraOpThreads is >= 0 and <= 1024, $"Models:{i}:IntraOpThreads", "must be between 0 (one per processor) and 1024", model.IntraOpThreads);
+            Check(model.Precision is "fp32" or "fp16", $"Models:{i}:Precision", "must be 'fp32' or 'fp16'", model.Precision);
+            Check(model.MaxLength is null or >= 2, $"Models:{i}:MaxLength", "must be at least 2 ([CLS] and [SEP])", model.MaxLength);
         }
 
         Check(System.Net.IPAddress.TryParse(options.Listen.Address, out _), "Listen:Address", "must be an IP address such as 127.0.0.1 or 0.0.0.0", options.Listen.Address);

@@ -160,6 +160,11 @@ internal sealed class ModelHost(
                 definition = definition.WithName(rename);
             }
 
+            if (model.MaxLength is { } maxLength)
+            {
+                definition = definition.WithMaxLength(maxLength);
+            }
+
             if (!names.Add(definition.Name))
             {
                 throw new InvalidOperationException($"Two configured models are named '{definition.Name}'; set NeuralSparse:Models:N:Name to tell them apart.");
@@ -171,6 +176,8 @@ internal sealed class ModelHost(
                 RequireDevice = model.RequireDevice,
                 IntraOpThreads = model.IntraOpThreads,
                 AllowSpinning = model.AllowSpinning,
+                GraphCacheDirectory = settings.GraphCacheDirectory,
+                WeightPrecision = model.Precision == "fp16" ? WeightPrecision.Float16 : WeightPrecision.Float32,
             };
             var batching = new SparseEncoderOptions { MaxBatchSize = settings.Batching.MaxBatchSize, MaxBatchTokens = settings.Batching.MaxBatchTokens };
             var encoder = new SparseEncoder(definition, OnnxSparseModelBackend.Create(definition, backendOptions, loggerFactory.CreateLogger<OnnxSparseModelBackend>()), batching);
