@@ -58,7 +58,7 @@ public sealed class OptionsValidationTests
     {
         var options = new SidecarOptions
         {
-            Models = [new ModelOptions { Directory = "/nonexistent/model", Device = "tpu" }],
+            Models = [new ModelOptions { Directory = "/nonexistent/model", Device = "tpu", Precision = "int4", MaxLength = 1 }],
             Listen = new ListenOptions { Address = "localhost-ish", HttpPort = 9000, GrpcPort = 9000 },
             Batching = new BatchingOptions { MaxBatchSize = 0, QueueCapacity = 10 },
             Limits = new LimitsOptions { MaxTextsPerRequest = 20, RequestTimeoutSeconds = 0 },
@@ -71,6 +71,8 @@ public sealed class OptionsValidationTests
             [
                 "NeuralSparse:Models:0:Directory must be an existing directory (got '/nonexistent/model').",
                 "NeuralSparse:Models:0:Device must be 'cpu' or 'cuda' (got 'tpu').",
+                "NeuralSparse:Models:0:Precision must be 'fp32' or 'fp16' (got 'int4').",
+                "NeuralSparse:Models:0:MaxLength must be at least 2 ([CLS] and [SEP]) (got '1').",
                 "NeuralSparse:Listen:Address must be an IP address such as 127.0.0.1 or 0.0.0.0 (got 'localhost-ish').",
                 "NeuralSparse:Listen:GrpcPort must differ from Listen:HttpPort (gRPC needs an HTTP/2-only port) (got '9000').",
                 "NeuralSparse:Batching:MaxBatchSize must be between 1 and 4096 (got '0').",

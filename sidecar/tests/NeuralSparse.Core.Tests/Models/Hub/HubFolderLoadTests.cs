@@ -155,6 +155,17 @@ public sealed class HubFolderLoadTests : IDisposable
     }
 
     [Fact]
+    public void WithMaxLength_TheServiceSetting_IsBoundByThePositions()
+    {
+        SparseModelDefinition model = ModelDirectory.Load(HubFolder("setting", BertConfig, splade: "relu"));
+
+        Assert.Equal(100, model.WithMaxLength(100).MaxLength);
+        Assert.NotNull(model.WithMaxLength(100).Hub);
+        string message = Assert.Throws<NeuralSparseException>(() => model.WithMaxLength(129)).Message;
+        Assert.Contains("at most the 128 positions", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_UnknownArchitecture_SaysWhichAreSupportedAndTheOnnxWayOut()
     {
         string folder = HubFolder("roberta", """{ "architectures": ["RobertaForMaskedLM"], "model_type": "roberta" }""", splade: "relu");
