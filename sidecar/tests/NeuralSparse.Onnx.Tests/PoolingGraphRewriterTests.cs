@@ -67,7 +67,7 @@ public sealed class PoolingGraphRewriterTests : IDisposable
     [Fact]
     public void Load_ExportWithPoolingAlreadyInGraph_IsUsedAsIs()
     {
-        // tools/export_hub_model.py writes graphs that already end in pooled weights [batch, vocab].
+        // Exports can already end in pooled weights [batch, vocab] (OpenSearch's own TorchScript does).
         float[] table = LookupTable();
         ModelProto fused = BuildLookupModel(table, 18);
         PoolingGraphRewriter.AppendPooling(fused, PoolingGraphRewriter.Inspect(fused), SparseActivation.Log1pRelu, Vocabulary.Length);

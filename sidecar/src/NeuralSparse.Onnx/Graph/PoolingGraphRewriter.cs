@@ -9,7 +9,7 @@ internal enum GraphOutputKind
     /// <summary>Raw MLM logits, [batch, sequence, columns].</summary>
     Logits,
 
-    /// <summary>Already pooled and activated weights, [batch, columns] (e.g. from tools/export_hub_model.py).</summary>
+    /// <summary>Already pooled and activated weights, [batch, columns] (an export with the pooling inside, as OpenSearch's TorchScript has).</summary>
     Pooled,
 }
 

@@ -166,6 +166,25 @@ public sealed class HubFolderLoadTests : IDisposable
     }
 
     [Fact]
+    public void Load_TokenizerJson_NormalizerSettingsApply()
+    {
+        // A cased model: tokenizer.json's BertNormalizer says lowercase false, so "Hello" is not "hello".
+        string folder = HubFolder("cased", BertConfig.Replace("\"vocab_size\": 7", "\"vocab_size\": 8", StringComparison.Ordinal), splade: "relu");
+        File.Delete(Path.Combine(folder, "vocab.txt"));
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), """
+            { "normalizer": { "type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": false },
+              "added_tokens": [ { "id": 0, "content": "[PAD]" }, { "id": 1, "content": "[UNK]" }, { "id": 2, "content": "[CLS]" }, { "id": 3, "content": "[SEP]" }, { "id": 4, "content": "[MASK]" } ],
+              "model": { "type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                         "vocab": { "[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "hello": 5, "Hello": 6, "world": 7 } } }
+            """);
+
+        SparseModelDefinition model = ModelDirectory.Load(folder);
+
+        Assert.EndsWith("tokenizer.json", model.TokenizerPath, StringComparison.Ordinal);
+        Assert.Equal([2, 6, 7, 3], model.Tokenizer.Encode("Hello world", 16));
+    }
+
+    [Fact]
     public void Load_UnknownArchitecture_SaysWhichAreSupportedAndTheOnnxWayOut()
     {
         string folder = HubFolder("roberta", """{ "architectures": ["RobertaForMaskedLM"], "model_type": "roberta" }""", splade: "relu");
