@@ -3,7 +3,8 @@ using System.Globalization;
 namespace NeuralSparse.Bench;
 
 internal sealed record BenchSettings(
-    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning)
+    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning,
+    string Format = "hub")
 {
     public static BenchSettings Parse(string[] args)
     {
@@ -25,7 +26,11 @@ internal sealed record BenchSettings(
             int.Parse(values.GetValueOrDefault("threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
             double.Parse(values.GetValueOrDefault("min-seconds") ?? "3", CultureInfo.InvariantCulture),
             values.GetValueOrDefault("out"),
-            (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
-            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"));
+            (values.GetValueOrDefault("parts") ?? "peak,tokenizer,load,encoder,budget,service").Split(','),
+            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"),
+            values.GetValueOrDefault("format") ?? "hub");
     }
+
+    /// <summary>The graph cache for generated Hugging Face folders: beside them, not in the user's cache.</summary>
+    public string GraphCache => Path.Combine(ModelCache, "graphs");
 }

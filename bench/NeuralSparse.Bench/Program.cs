@@ -6,6 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 using NeuralSparse.Bench;
 using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
+using NeuralSparse.Core.Models.Hub;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Core.Tokenization;
 using NeuralSparse.Onnx;
@@ -13,7 +14,8 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,service
+//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,load,encoder,budget,service,
+//          --format hub|onnx (generated models as Hugging Face folders, the default, or as model.onnx directories)
 var settings = BenchSettings.Parse(args);
 var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
@@ -30,6 +32,12 @@ Line();
 if (Part("tokenizer"))
 {
     TokenizerBench.Run(tokenizer, settings.MinSeconds, Line);
+    Line();
+}
+
+if (Part("load"))
+{
+    LoadTime.Run(settings, settings.Models.Select(LoadModel), Line);
     Line();
 }
 
@@ -72,14 +80,14 @@ void EncoderTable()
     foreach (string name in settings.Models)
     {
         (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
-        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, GraphCacheDirectory = settings.GraphCache };
         using var encoder = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options),
             new SparseEncoderOptions { MaxBatchSize = settings.Batches.Max(), MaxBatchTokens = settings.Batches.Max() * settings.Sequences.Max() });
         (byte[] graph, GraphSignature signature, _, string graphDirectory) = OnnxSparseModelBackend.PrepareGraph(model, options, NullLogger.Instance);
         using SessionOptions sessionOptions = OnnxSparseModelBackend.BaseOptions(options, graphDirectory);
         using var bare = new InferenceSession(graph, sessionOptions);
 
-        foreach (int sequence in settings.Sequences)
+        foreach (int sequence in settings.Sequences.Where(s => s <= model.MaxLength))
         {
             foreach (int batch in settings.Batches)
             {
@@ -102,7 +110,7 @@ void BudgetTable()
     foreach (string name in settings.Models)
     {
         (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
-        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, GraphCacheDirectory = settings.GraphCache };
         using var oneRun = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options), new SparseEncoderOptions { MaxBatchSize = 32, MaxBatchTokens = 32 * 256 });
         using var budgeted = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options));
         string[] texts = Corpus.TextsOfExactTokens(tokenizer, 32, 256, seed: (256 * 100) + 32);
@@ -115,15 +123,37 @@ void BudgetTable()
 (SparseModelPreset Preset, SparseModelDefinition Model) LoadModel(string name)
 {
     SparseModelPreset preset = SparseModelPreset.Find(name) ?? throw new ArgumentException($"Unknown model {name}.");
-    string directory = Path.Combine(settings.ModelCache, "synthetic-" + preset.ShortName);
-    if (!File.Exists(Path.Combine(directory, ModelDirectory.ManifestFileName)))
+    SyntheticModelSpec spec = SyntheticModelSpec.FromPreset(preset);
+    string tokenizerPath = Path.Combine(settings.BertData, "tokenizer.json");
+    string? idfPath = preset.Mode == SparseModelMode.DocOnly ? Path.Combine(settings.BertData, "idf.json") : null;
+    SparseModelDefinition model;
+    if (settings.Format == "hub")
     {
-        Console.Error.WriteLine($"Generating {preset.ShortName} at its real shape into {directory} ...");
-        SyntheticModelDirectory.Create(directory, SyntheticModelSpec.FromPreset(preset), Path.Combine(settings.BertData, "tokenizer.json"),
-            Path.Combine(settings.BertData, "idf.json"), preset.Mode, preset.Activation, preset: preset.ShortName);
+        // Named like the repository, as a git clone is: the preset applies by the folder's name.
+        string directory = Path.Combine(settings.ModelCache, "hub", preset.RepositoryName);
+        if (!File.Exists(Path.Combine(directory, MaskedLmConfig.FileName)))
+        {
+            Console.Error.WriteLine($"Generating {preset.ShortName} at its real shape as a Hugging Face folder into {directory} ...");
+            SyntheticHubFolder.Create(directory, SyntheticWeights.Generate(spec), tokenizerPath, idfPath, preset.Activation);
+        }
+
+        model = ModelDirectory.Load(directory);
+    }
+    else
+    {
+        string directory = Path.Combine(settings.ModelCache, "synthetic-" + preset.ShortName);
+        if (!File.Exists(Path.Combine(directory, ModelDirectory.ManifestFileName)))
+        {
+            Console.Error.WriteLine($"Generating {preset.ShortName} at its real shape into {directory} ...");
+            SyntheticModelDirectory.Create(directory, spec, tokenizerPath, idfPath, preset.Mode, preset.Activation, preset: preset.ShortName);
+        }
+
+        model = ModelDirectory.Load(directory);
     }
 
-    return (preset, ModelDirectory.Load(directory));
+    // Long sequences (GTE up to 8,192 tokens) need the model's limit raised, as --max-length does in the service.
+    int longest = Math.Min(settings.Sequences.Max(), spec.ToConfig().PositionCapacity);
+    return (preset, longest > model.MaxLength ? model.WithMaxLength(longest) : model);
 }
 
 static string CpuName() => File.Exists("/proc/cpuinfo")

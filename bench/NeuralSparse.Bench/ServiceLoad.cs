@@ -36,7 +36,7 @@ internal static class ServiceLoad
 
         // In-process baselines: the same encoders, threads and batching the service uses.
         double documentBaseline, queryBaseline;
-        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, AllowSpinning = settings.Spinning };
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, AllowSpinning = settings.Spinning, GraphCacheDirectory = settings.GraphCache };
         using (var encoder = new SparseEncoder(documentModel, OnnxSparseModelBackend.Create(documentModel, options)))
         {
             documentBaseline = DocumentsPerRequest / Measure.MedianSeconds(() => encoder.EncodeDocuments(documents), settings.MinSeconds);
@@ -57,6 +57,7 @@ internal static class ServiceLoad
             $"--NeuralSparse:Models:0:AllowSpinning={settings.Spinning}", $"--NeuralSparse:Models:1:AllowSpinning={settings.Spinning}",
             "--NeuralSparse:Batching:QueueCapacity=8192", "--NeuralSparse:Limits:MaxTextsPerRequest=64",
             "--NeuralSparse:Limits:RequestTimeoutSeconds=600", "--Logging:LogLevel:Default=Warning",
+            $"--NeuralSparse:GraphCacheDirectory={settings.GraphCache}",
         ]);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 })
         {

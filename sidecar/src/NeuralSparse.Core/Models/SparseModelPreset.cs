@@ -57,12 +57,14 @@ public sealed record SparseModelPreset(
 
     /// <summary>
     /// FLOPs per document of <paramref name="sequenceLength"/> tokens: dense GEMMs (2 × MACs), attention and the
-    /// MLM head, as in sparse-models.md §7 (embeddings, softmax, LayerNorm and GELU ignored).
+    /// MLM head, as in sparse-models.md §7 (embeddings, softmax, LayerNorm and GELU ignored). GTE's gated MLP has
+    /// three d × FFN matrices (up, gate, down) where BERT has two.
     /// </summary>
     public double FlopsPerDocument(int sequenceLength, int vocabularySize = BertVocabularySize)
     {
         double d = HiddenSize;
-        double perToken = (2.0 * Layers * ((4 * d * d) + (2 * d * IntermediateSize)))
+        double feedForwardMatrices = Architecture == SparseModelArchitecture.Gte ? 3 : 2;
+        double perToken = (2.0 * Layers * ((4 * d * d) + (feedForwardMatrices * d * IntermediateSize)))
             + (2.0 * ((d * d) + (d * vocabularySize)))
             + (4.0 * Layers * sequenceLength * d);
         return perToken * sequenceLength;
