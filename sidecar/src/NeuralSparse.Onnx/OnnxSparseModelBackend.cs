@@ -69,7 +69,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
             : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
+            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
 
         if (model.Synthetic)
         {

@@ -13,14 +13,6 @@ namespace NeuralSparse.Onnx.Tests;
 
 public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFixture<SyntheticModelFixture>
 {
-    private static readonly string[] Texts =
-    [
-        "the quick brown fox jumps over the lazy dog",
-        "hello, world!",
-        "Currently New York is rainy.",
-        "What's the weather in ny now?",
-    ];
-
     [SharedDataFact]
     public void Backend_TinyBert_MatchesIndependentReferenceForwardPass() => AssertMatchesReference(fixture.Bert, Texts);
 

@@ -9,6 +9,15 @@ internal static class PipelineAssertions
 {
     private const double ReferenceTolerance = 1e-4;
 
+    /// <summary>Texts of different lengths (so batches are padded), punctuation and mixed case.</summary>
+    internal static readonly string[] Texts =
+    [
+        "the quick brown fox jumps over the lazy dog",
+        "hello, world!",
+        "Currently New York is rainy.",
+        "What's the weather in ny now?",
+    ];
+
     /// <summary>The backend's pooled output equals the independent double-precision forward pass within 1e-4.</summary>
     internal static void AssertMatchesReference(GeneratedModel generated, string[] texts, OnnxBackendOptions? options = null)
     {

@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using NeuralSparse.Tests;
 using Xunit.Abstractions;
 

@@ -20,14 +20,6 @@ namespace NeuralSparse.Onnx.Tests.Hub;
 /// </summary>
 public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture<SyntheticModelFixture>
 {
-    private static readonly string[] Texts =
-    [
-        "the quick brown fox jumps over the lazy dog",
-        "hello, world!",
-        "Currently New York is rainy.",
-        "What's the weather in ny now?",
-    ];
-
     [SharedDataFact]
     public void BertAndDistilBertFolders_MatchTheIndependentReference()
     {
@@ -314,6 +306,10 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
 
         float[] full = RunBackend(model, batch, hub.Options);
         float[] half = RunBackend(model, batch, hub.Options with { WeightPrecision = WeightPrecision.Float16 });
+        using (OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, hub.Options with { WeightPrecision = WeightPrecision.Float16 }))
+        {
+            Assert.Contains("graph built from the Hugging Face weights (Float16)", backend.Description, StringComparison.Ordinal);
+        }
 
         // float16 keeps 11 significant bits at every step; logits near ±8 are rounded to 1/128 before pooling.
         // At these deliberately large test weights (σ 0.3) BERT moves by ~0.01 and GTE by ~0.03 on weights up to
