@@ -47,11 +47,14 @@ internal static class HubGraphCache
         string root = ResolveRoot(options.GraphCacheDirectory, logger);
         string entry = Path.Combine(root, key);
         string graphPath = Path.Combine(entry, GraphFileName);
-        if (File.Exists(Path.Combine(entry, InputsFileName)))
+        if (IsComplete(entry))
         {
             OnnxBackendLog.HubGraphReused(logger, model.Name, entry);
             return graphPath;
         }
+
+        // Entries only appear whole (renamed into place); anything else there was damaged by hand: rebuild it.
+        TryDelete(entry);
 
         string staging = Path.Combine(root, $".{key}.{Guid.NewGuid():N}.tmp");
         try
@@ -63,7 +66,7 @@ internal static class HubGraphCache
             {
                 Directory.Move(staging, entry);
             }
-            catch (IOException) when (File.Exists(Path.Combine(entry, InputsFileName)))
+            catch (IOException) when (IsComplete(entry))
             {
                 // Another process built the same entry first; theirs is identical.
                 Directory.Delete(staging, recursive: true);
@@ -199,6 +202,9 @@ internal static class HubGraphCache
             }
         }
     }
+
+    private static bool IsComplete(string entry) =>
+        File.Exists(Path.Combine(entry, InputsFileName)) && File.Exists(Path.Combine(entry, GraphFileName)) && File.Exists(Path.Combine(entry, WeightsFileName));
 
     private static void TryDelete(string directory)
     {

@@ -212,6 +212,23 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
     }
 
     [SharedDataFact]
+    public void Cache_AnEntryDamagedByHand_IsBuiltAgain()
+    {
+        GeneratedModel hub = fixture.GenerateHub("cache-damaged", Weights(SyntheticModelSpec.TinyBert(seed: 45)), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
+        OnnxBackendOptions options = hub.Options with { GraphCacheDirectory = Path.Combine(fixture.Root, "cache-damaged-graphs") };
+        SparseModelDefinition model = hub.Load();
+        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        (float[] before, _) = Run(model, batch, options);
+        string entry = Assert.Single(Directory.GetDirectories(options.GraphCacheDirectory!));
+        File.Delete(Path.Combine(entry, "weights.bin"));
+
+        (float[] after, ListLogger log) = Run(model, batch, options);
+
+        Assert.Contains(log.Entries, e => e.Event.Name == "HubGraphBuilt");
+        Assert.Equal(before, after);
+    }
+
+    [SharedDataFact]
     public void Cache_FolderThatCannotBeWritten_FailsNamingItAndTheSetting()
     {
         GeneratedModel hub = fixture.GenerateHub("cache-unwritable", Weights(SyntheticModelSpec.TinyBert()), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
