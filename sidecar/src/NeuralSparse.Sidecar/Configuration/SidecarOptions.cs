@@ -76,8 +76,11 @@ public sealed class BatchingOptions
     /// <summary>Most padded tokens per model run. Defaults to 4,096 (see docs/benchmarks.md).</summary>
     public int MaxBatchTokens { get; set; } = 4096;
 
-    /// <summary>How long a text may wait for others to share its run, in milliseconds. Defaults to 2.</summary>
-    public double MaxWaitMilliseconds { get; set; } = 2;
+    /// <summary>
+    /// Opt-in wait, in milliseconds, for an idle model to collect company before it starts a run. Defaults to 0:
+    /// continuous batching (an idle model starts at once; texts arriving during a run form the next one).
+    /// </summary>
+    public double MaxWaitMilliseconds { get; set; }
 
     /// <summary>Most texts queued or running per model; more are refused with 429. Defaults to 1,024.</summary>
     public int QueueCapacity { get; set; } = 1024;
