@@ -24,6 +24,9 @@ public sealed class SidecarOptions
 
     /// <summary>API key authentication.</summary>
     public AuthOptions Auth { get; set; } = new();
+
+    /// <summary>Warm-up before readiness.</summary>
+    public WarmUpOptions WarmUp { get; set; } = new();
 }
 
 /// <summary>One served model.</summary>
@@ -46,6 +49,19 @@ public sealed class ModelOptions
 
     /// <summary>Let ONNX Runtime's threads spin while idle (its default). See docs/benchmarks.md for when to turn it off.</summary>
     public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
+    /// How the masked-LM head runs: <c>graph-chunks</c> (default: in the graph over chunks of tokens, never holding
+    /// [tokens × vocabulary] logits), <c>host-chunks</c> (two sessions, max-pooled on the host, padding skipped) or
+    /// <c>fused</c> (all logits at once, as before).
+    /// </summary>
+    public string Head { get; set; } = "graph-chunks";
+
+    /// <summary>Tokens per head chunk. Defaults to 512.</summary>
+    public int HeadChunkTokens { get; set; } = 512;
+
+    /// <summary><c>none</c> (default, float32) or <c>int8</c> (opt-in, CPU: int8 weights per column, dynamic activations).</summary>
+    public string Quantization { get; set; } = "none";
 }
 
 /// <summary>Listening addresses.</summary>
@@ -84,6 +100,16 @@ public sealed class BatchingOptions
 
     /// <summary>Most texts queued or running per model; more are refused with 429. Defaults to 1,024.</summary>
     public int QueueCapacity { get; set; } = 1024;
+}
+
+/// <summary>Warm-up before readiness.</summary>
+public sealed class WarmUpOptions
+{
+    /// <summary>
+    /// Time budget of the warm-up, in seconds: runs over each batch-size step up to the batch limits, then requests
+    /// over HTTP and gRPC until the JIT compiler is quiet. Defaults to 30. 0: a single short run per model.
+    /// </summary>
+    public double MaxSeconds { get; set; } = 30;
 }
 
 /// <summary>Request limits.</summary>
