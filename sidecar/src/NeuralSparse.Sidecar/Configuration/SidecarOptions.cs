@@ -90,6 +90,7 @@ public sealed class BatchingOptions
     public int MaxBatchSize { get; set; } = 32;
 
     /// <summary>Most padded tokens per model run. Defaults to 4,096 (see docs/benchmarks.md).</summary>
+    // TODO(issue 11, integrator): raise with SparseEncoderOptions.MaxBatchTokens once `bench --parts head` is measured.
     public int MaxBatchTokens { get; set; } = 4096;
 
     /// <summary>
