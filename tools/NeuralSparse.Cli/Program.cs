@@ -1,1 +1,4 @@
-System.Console.WriteLine("hi");
+using NeuralSparse.Cli;
+using NeuralSparse.Cli.Hosting;
+
+return await CliApplication.RunAsync(args, CliHost.FromConsole());

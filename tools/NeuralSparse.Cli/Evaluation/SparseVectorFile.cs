@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using NeuralSparse.Cli.Hosting;
 
 namespace NeuralSparse.Cli.Evaluation;
 
@@ -131,58 +131,19 @@ internal static class SparseVectorFile
     public delegate bool TokenResolver(ReadOnlySpan<char> token, out int id);
 
     /// <summary>
-    /// Streams the file's vectors into <paramref name="sink"/> in file order, reading UTF-8 lines in place: memory is
-    /// one read buffer (grown only for a longer line) and the per-document token buffers, whatever the file's size.
+    /// Streams the file's vectors into <paramref name="sink"/> in file order, parsing UTF-8 lines in place: memory is
+    /// one read buffer and the per-document token buffers, whatever the file's size.
     /// </summary>
     public static long Scan(string path, TokenResolver resolve, DocumentSink sink)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         var state = new LineState(path, resolve, sink);
-        try
+        foreach (JsonLine line in JsonLines.Read(stream))
         {
-            int start = 0, end = 0;
-            while (true)
-            {
-                int read = stream.Read(buffer, end, buffer.Length - end);
-                end += read;
-                int newline;
-                while ((newline = Array.IndexOf(buffer, (byte)'\n', start, end - start)) >= 0)
-                {
-                    state.Line(buffer.AsSpan(start, newline - start));
-                    start = newline + 1;
-                }
-
-                if (read == 0)
-                {
-                    if (end > start)
-                    {
-                        state.Line(buffer.AsSpan(start, end - start)); // a last line without a newline
-                    }
-
-                    return state.Documents;
-                }
-
-                // Keep the partial line: move it to the front, or grow the buffer when one line fills it.
-                if (start == 0 && end == buffer.Length)
-                {
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, end).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-                else
-                {
-                    buffer.AsSpan(start, end - start).CopyTo(buffer);
-                    end -= start;
-                    start = 0;
-                }
-            }
+            state.Line(line.Bytes.Span, line.Number);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+
+        return state.Documents;
     }
 
     private sealed class LineState(string path, TokenResolver resolve, DocumentSink sink)
@@ -194,9 +155,9 @@ internal static class SparseVectorFile
 
         public long Documents { get; private set; }
 
-        public void Line(ReadOnlySpan<byte> line)
+        public void Line(ReadOnlySpan<byte> line, long number)
         {
-            _line++;
+            _line = number;
             if (line.Trim(" \t\r"u8).IsEmpty)
             {
                 return;

@@ -2,8 +2,8 @@ using NeuralSparse.Client.Queries;
 
 namespace NeuralSparse.Cli.Evaluation;
 
-/// <summary>A query with its encoded tokens.</summary>
-internal sealed record QueryVector(string Id, IReadOnlyDictionary<string, float> Tokens);
+/// <summary>A query with its encoded tokens (and its text, when the cluster encodes it: query_text mode).</summary>
+internal sealed record QueryVector(string Id, IReadOnlyDictionary<string, float> Tokens, string? Text = null);
 
 /// <summary>What one setting returned for every query, and what it cost under a simple work model.</summary>
 internal sealed record OfflineSettingRun(EvalSetting Setting, IReadOnlyDictionary<string, IReadOnlyList<ScoredDocument>> Runs, double MeanPostingsScored);
