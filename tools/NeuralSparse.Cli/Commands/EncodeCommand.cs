@@ -52,7 +52,7 @@ internal static class EncodeCommand
                     ["text"] = texts[i],
                     ["tokens"] = vectors[i].Count,
                     ["top"] = new JsonObject([.. best.Select(t => KeyValuePair.Create<string, JsonNode?>(t.Key, t.Value))]),
-                }.ToJsonString());
+                }.ToJsonString(CliJson.Line));
                 continue;
             }
 

@@ -153,7 +153,7 @@ internal static class EvalCommand
                     ["postingsScored"] = s.MeanPostingsScored,
                 })]),
             };
-            host.Out.WriteLine(summary.ToJsonString());
+            host.Out.WriteLine(summary.ToJsonString(CliJson.Line));
             return;
         }
 

@@ -89,7 +89,7 @@ internal static class IngestCommand
             var summary = IngestDisplay.Json("done", done);
             summary["failuresFile"] = Path.GetFullPath(settings.FailuresPath);
             summary["checkpoint"] = Path.GetFullPath(settings.CheckpointPath);
-            await host.Out.WriteLineAsync(summary.ToJsonString());
+            await host.Out.WriteLineAsync(summary.ToJsonString(CliJson.Line));
         }
 
         return done.Failed > 0 ? CliApplication.DocumentsFailed : 0;

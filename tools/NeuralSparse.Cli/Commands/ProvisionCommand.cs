@@ -82,7 +82,7 @@ internal static class ProvisionCommand
                 summary["requests"] = requests;
             }
 
-            await host.Out.WriteLineAsync(summary.ToJsonString());
+            await host.Out.WriteLineAsync(summary.ToJsonString(CliJson.Line));
             return 0;
         }
 

@@ -40,7 +40,7 @@ internal static class IngestDisplay
                 lastWrite = now;
                 lock (host.Out)
                 {
-                    host.Out.WriteLine(Json("progress", snapshot).ToJsonString());
+                    host.Out.WriteLine(Json("progress", snapshot).ToJsonString(CliJson.Line));
                 }
             }
         });

@@ -95,12 +95,28 @@ internal sealed record SetupFile
 }
 
 /// <summary><c>ingestPrune</c>: <c>{"type": "max_ratio", "ratio": 0.1}</c>.</summary>
-internal sealed record PruneFile(string Type, double? Ratio);
+internal sealed record PruneFile
+{
+    public required string Type { get; init; }
+
+    public double? Ratio { get; init; }
+}
 
 /// <summary><c>twoPhase</c>: the processor's parameters; omitted ones take the processor's defaults.</summary>
-internal sealed record TwoPhaseFile(bool? Enabled, string? PruneType, float? PruneRatio, float? ExpansionRate, int? MaxWindowSize);
+internal sealed record TwoPhaseFile
+{
+    public bool? Enabled { get; init; }
+
+    public string? PruneType { get; init; }
+
+    public float? PruneRatio { get; init; }
+
+    public float? ExpansionRate { get; init; }
+
+    public int? MaxWindowSize { get; init; }
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, RespectRequiredConstructorParameters = true)]
+    ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
 [JsonSerializable(typeof(SetupFile))]
 internal sealed partial class SetupJson : JsonSerializerContext;
