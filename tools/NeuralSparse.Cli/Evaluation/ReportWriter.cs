@@ -83,9 +83,11 @@ internal static class ReportWriter
         var points = report.Settings.Select(s => (s.Label, X: XAxis(report, s).Value, Y: s.Ndcg10)).Where(p => p.X is not null).Select(p => (p.Label, X: p.X!.Value, p.Y)).ToList();
         string xTitle = report.Settings.Count > 0 ? XAxis(report, report.Settings[0]).Title : string.Empty;
         double xMax = Nice(points.Count > 0 ? points.Max(p => p.X) * 1.1 : 1);
-        double yMin = points.Count > 0 ? Math.Max(0, Math.Floor((points.Min(p => p.Y) - 0.02) * 20) / 20) : 0;
-        double yMax = points.Count > 0 ? Math.Min(1, Math.Ceiling((points.Max(p => p.Y) + 0.02) * 20) / 20) : 1;
-        yMax = yMax <= yMin ? yMin + 0.05 : yMax;
+        double spread = points.Count > 0 ? points.Max(p => p.Y) - points.Min(p => p.Y) : 1;
+        double pad = Math.Max(0.005, spread * 0.15);
+        double yMin = points.Count > 0 ? Math.Max(0, Math.Floor((points.Min(p => p.Y) - pad) * 100) / 100) : 0;
+        double yMax = points.Count > 0 ? Math.Min(1, Math.Ceiling((points.Max(p => p.Y) + pad) * 100) / 100) : 1;
+        yMax = yMax <= yMin ? yMin + 0.01 : yMax;
         double X(double v) => left + (v / xMax * (width - left - right));
         double Y(double v) => height - bottom - ((v - yMin) / (yMax - yMin) * (height - top - bottom));
         string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
@@ -108,11 +110,12 @@ internal static class ReportWriter
             svg.Add(Line(left - 5, Y(yv), left, Y(yv)), Text(left - 8, Y(yv) + 4, yv.ToString("0.000", CultureInfo.InvariantCulture), "end", 11));
         }
 
-        foreach ((string label, double x, double y) in points)
+        // Labels alternate above and below their points, so neighbours overlap less.
+        foreach ((string label, double x, double y, int i) in points.OrderBy(p => p.X).Select((p, i) => (p.Label, p.X, p.Y, i)))
         {
             svg.Add(new XElement(Svg + "circle", new XAttribute("cx", F(X(x))), new XAttribute("cy", F(Y(y))), new XAttribute("r", "4"),
                 new XAttribute("fill", label == "off" ? "#c0392b" : "#2471a3"), new XElement(Svg + "title", $"{label}: NDCG@10 {y:F4}, {F(x)}")));
-            svg.Add(Text(X(x) + 6, Y(y) - 6, label, "start", 10));
+            svg.Add(Text(X(x) + 6, Y(y) + (i % 2 == 0 ? -7 : 15), label, "start", 10));
         }
 
         return svg;
