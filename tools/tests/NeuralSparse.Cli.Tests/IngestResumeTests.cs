@@ -70,14 +70,9 @@ public sealed class IngestResumeTests(SidecarFixture sidecar)
         Directory.Delete(work, recursive: true);
     }
 
-    [Fact]
+    [PseudoTerminalFact]
     public async Task OnATerminal_ShowsLiveProgress_WithRateEtaRetriesAndFailures()
     {
-        if (!File.Exists("/usr/bin/script"))
-        {
-            Assert.Fail("script(1) (util-linux) is needed to run the CLI on a pseudo-terminal.");
-        }
-
         var cluster = new InMemoryOpenSearch { BulkDelay = TimeSpan.FromMilliseconds(30), RejectDocument = id => id == "t0003" ? 400 : null };
         cluster.Handle("PUT", "/tty", """{"mappings":{"properties":{"passage_embedding":{"type":"rank_features"}}}}""");
         await using ClusterHost host = await ClusterHost.StartAsync(cluster);
@@ -109,5 +104,17 @@ public sealed class IngestResumeTests(SidecarFixture sidecar)
         Directory.Delete(work, recursive: true);
 
         static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+}
+
+/// <summary>Needs script(1) (util-linux) to run the CLI on a pseudo-terminal; skipped with the reason where it is absent.</summary>
+internal sealed class PseudoTerminalFactAttribute : FactAttribute
+{
+    public PseudoTerminalFactAttribute()
+    {
+        if (!File.Exists("/usr/bin/script"))
+        {
+            Skip = "script(1) from util-linux (apt-get install util-linux) is needed to run the CLI on a pseudo-terminal.";
+        }
     }
 }
