@@ -14,15 +14,15 @@ namespace NeuralSparse.Onnx.Tests;
 public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFixture<SyntheticModelFixture>
 {
     [SharedDataFact]
-    public void Backend_TinyBert_MatchesIndependentReferenceForwardPass() => AssertMatchesReference(fixture.Bert, Texts);
+    public void Backend_TinyBert_MatchesIndependentReferenceForwardPass() => AssertMatchesReference(fixture.Bert);
 
     [SharedDataFact]
     public void Backend_TinyDistilBertWithDoubleLogActivation_MatchesIndependentReferenceForwardPass() =>
-        AssertMatchesReference(fixture.DistilBert, Texts);
+        AssertMatchesReference(fixture.DistilBert);
 
     [SharedDataFact]
     public void Backend_HostPooling_MatchesReferenceToo() =>
-        AssertMatchesReference(fixture.Bert, Texts, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
+        AssertMatchesReference(fixture.Bert, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
 
     [SharedDataFact]
     public void Backend_FusedPooling_EqualsHostPooling()
@@ -30,12 +30,12 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         foreach (GeneratedModel generated in new[] { fixture.Bert, fixture.DistilBert })
         {
             SparseModelDefinition model = generated.Load();
-            (ModelBatch batch, _) = PaddedBatch(model, Texts);
-            float[] fused = RunBackend(model, batch, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Graph });
-            float[] host = RunBackend(model, batch, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
+            ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
+            float[] fused = TestBatches.Run(model, batch, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Graph });
+            float[] host = TestBatches.Run(model, batch, new OnnxBackendOptions { IntraOpThreads = 1, Pooling = PoolingPlacement.Host });
 
             Assert.Equal(fused.Length, host.Length);
-            Assert.True(MaxAbsDifference(fused, host) <= 1e-5, $"fused and host pooling differ by {MaxAbsDifference(fused, host)}");
+            Assert.True(TestBatches.MaxAbsDifference(fused, host) <= 1e-5, $"fused and host pooling differ by {TestBatches.MaxAbsDifference(fused, host)}");
         }
     }
 
@@ -44,7 +44,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
     {
         string[] texts =
         [
-            .. Texts,
+            .. TestBatches.Texts,
             "a", "sparse retrieval with learned term weights", "OpenSearch neural sparse search in .NET",
             string.Join(' ', Enumerable.Repeat("long document text", 40)), "short", "é北京",
         ];
@@ -80,7 +80,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
     {
         using SparseEncoder encoder = fixture.Bert.CreateEncoder();
 
-        foreach (SparseVector vector in encoder.EncodeDocuments(Texts))
+        foreach (SparseVector vector in encoder.EncodeDocuments(TestBatches.Texts))
         {
             Assert.DoesNotContain(vector.TokenIds, id => id is 0 or (>= 100 and <= 103));
             Assert.All(vector.Weights, w => Assert.True(w > 0 && float.IsFinite(w)));
@@ -98,8 +98,8 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         using SparseEncoder unpruned = fixture.DistilBert.CreateEncoder();
         Assert.Equal(0.1f, pruned.Model.ModelPruneRatio);
 
-        SparseVector all = unpruned.EncodeDocuments([Texts[0]])[0];
-        SparseVector kept = pruned.EncodeDocuments([Texts[0]])[0];
+        SparseVector all = unpruned.EncodeDocuments([TestBatches.Texts[0]])[0];
+        SparseVector kept = pruned.EncodeDocuments([TestBatches.Texts[0]])[0];
         float threshold = 0.1f * all.Weights.Max();
         int[] expected = [.. all.TokenIds.Where((_, i) => all.Weights[i] > threshold)];
 
@@ -112,7 +112,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
     {
         using SparseEncoder encoder = fixture.Bert.CreateEncoder();
 
-        AssertSameWeights(encoder.EncodeDocuments([Texts[3]])[0], encoder.EncodeQueries([Texts[3]])[0], 0);
+        AssertSameWeights(encoder.EncodeDocuments([TestBatches.Texts[3]])[0], encoder.EncodeQueries([TestBatches.Texts[3]])[0], 0);
     }
 
     [SharedDataFact]
@@ -127,7 +127,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         using OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, new OnnxBackendOptions { IntraOpThreads = 1 }, logger);
 
         Assert.Contains(logger.Entries, e => e.Event.Name == "ExtraLogitColumns");
-        AssertMatchesReference(wide, Texts);
+        AssertMatchesReference(wide);
     }
 
     [SharedDataFact]
@@ -209,7 +209,7 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         using var cancellation = new CancellationTokenSource();
         cancellation.Cancel();
 
-        Assert.ThrowsAny<OperationCanceledException>(() => encoder.EncodeDocuments(Texts, cancellationToken: cancellation.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => encoder.EncodeDocuments(TestBatches.Texts, cancellationToken: cancellation.Token));
     }
 
     [SharedDataFact]

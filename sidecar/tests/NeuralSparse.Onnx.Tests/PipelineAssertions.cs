@@ -4,26 +4,21 @@ using NeuralSparse.Onnx.Tests.Reference;
 
 namespace NeuralSparse.Onnx.Tests;
 
-/// <summary>Runs a backend on a padded batch and compares it with the reference forward pass.</summary>
+/// <summary>Holds a generated model's served output against the independent reference forward pass.</summary>
 internal static class PipelineAssertions
 {
     private const double ReferenceTolerance = 1e-4;
 
-    /// <summary>Texts of different lengths (so batches are padded), punctuation and mixed case.</summary>
-    internal static readonly string[] Texts =
-    [
-        "the quick brown fox jumps over the lazy dog",
-        "hello, world!",
-        "Currently New York is rainy.",
-        "What's the weather in ny now?",
-    ];
-
-    /// <summary>The backend's pooled output equals the independent double-precision forward pass within 1e-4.</summary>
-    internal static void AssertMatchesReference(GeneratedModel generated, string[] texts, OnnxBackendOptions? options = null)
+    /// <summary>
+    /// The backend's pooled output for a padded batch of <see cref="TestBatches.Texts"/> equals the independent
+    /// double-precision forward pass of each unpadded text within 1e-4.
+    /// </summary>
+    internal static void AssertMatchesReference(GeneratedModel generated, OnnxBackendOptions? options = null)
     {
         SparseModelDefinition model = generated.Load();
-        (ModelBatch batch, int[][] ids) = PaddedBatch(model, texts);
-        float[] output = RunBackend(model, batch, options ?? new OnnxBackendOptions { IntraOpThreads = 1 });
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
+        int[][] ids = [.. TestBatches.Texts.Select(t => model.Tokenizer.Encode(t, model.MaxLength))];
+        float[] output = TestBatches.Run(model, batch, options ?? generated.Options);
         int vocabulary = model.Tokenizer.VocabularySize;
 
         for (int row = 0; row < ids.Length; row++)
@@ -41,33 +36,4 @@ internal static class PipelineAssertions
             Assert.True(positive > 10, $"row {row}: only {positive} positive weights; the test would prove little");
         }
     }
-
-    internal static (ModelBatch Batch, int[][] Ids) PaddedBatch(SparseModelDefinition model, string[] texts)
-    {
-        int[][] ids = [.. texts.Select(t => model.Tokenizer.Encode(t, model.MaxLength))];
-        int length = ids.Max(i => i.Length);
-        long[] inputIds = new long[texts.Length * length];
-        long[] mask = new long[texts.Length * length];
-        for (int r = 0; r < ids.Length; r++)
-        {
-            for (int s = 0; s < ids[r].Length; s++)
-            {
-                inputIds[(r * length) + s] = ids[r][s];
-                mask[(r * length) + s] = 1;
-            }
-        }
-
-        Assert.Contains(ids, i => i.Length < length); // padding is exercised
-        return (new ModelBatch(inputIds, mask, texts.Length, length), ids);
-    }
-
-    internal static float[] RunBackend(SparseModelDefinition model, ModelBatch batch, OnnxBackendOptions options)
-    {
-        using OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, options);
-        float[] output = new float[batch.BatchSize * model.Tokenizer.VocabularySize];
-        backend.Run(batch, output, CancellationToken.None);
-        return output;
-    }
-
-    internal static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
 }

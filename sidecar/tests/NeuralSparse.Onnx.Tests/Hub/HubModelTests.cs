@@ -23,8 +23,8 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
     [SharedDataFact]
     public void BertAndDistilBertFolders_MatchTheIndependentReference()
     {
-        AssertMatchesReference(fixture.GenerateHub("hub-bert", Weights(SyntheticModelSpec.TinyBert()), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu), Texts);
-        AssertMatchesReference(fixture.GenerateHub("hub-distil", Weights(SyntheticModelSpec.TinyDistilBert()), SparseModelMode.DocOnly, SparseActivation.Log1pLog1pRelu), Texts);
+        AssertMatchesReference(fixture.GenerateHub("hub-bert", Weights(SyntheticModelSpec.TinyBert()), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu));
+        AssertMatchesReference(fixture.GenerateHub("hub-distil", Weights(SyntheticModelSpec.TinyDistilBert()), SparseModelMode.DocOnly, SparseActivation.Log1pLog1pRelu));
     }
 
     [SharedDataTheory]
@@ -38,9 +38,9 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         GeneratedModel onnx = fixture.Generate($"same-{architecture}-onnx", spec, SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
 
         SparseModelDefinition hubModel = hub.Load();
-        (ModelBatch batch, _) = PaddedBatch(hubModel, Texts);
-        float[] fromHub = RunBackend(hubModel, batch, hub.Options);
-        float[] fromOnnx = RunBackend(onnx.Load(), batch, onnx.Options);
+        ModelBatch batch = TestBatches.Padded(hubModel, TestBatches.Texts);
+        float[] fromHub = TestBatches.Run(hubModel, batch, hub.Options);
+        float[] fromOnnx = TestBatches.Run(onnx.Load(), batch, onnx.Options);
 
         Assert.Equal(fromOnnx, fromHub);
         Assert.Contains(fromHub, w => w > 0);
@@ -81,6 +81,33 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
     }
 
     [SharedDataTheory]
+    [InlineData(SparseModelArchitecture.Bert)]
+    [InlineData(SparseModelArchitecture.Gte)]
+    public void BuiltGraph_ChunkedHeadsEqualTheFusedHead_AndInt8FindsItsWeights(SparseModelArchitecture architecture)
+    {
+        // The built graph keeps its weights beside it (external data); the head rewrites and the int8 option must
+        // find and read them there.
+        GeneratedModel hub = fixture.GenerateHub($"heads-{architecture}", Weights(Spec(architecture)), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
+        SparseModelDefinition model = hub.Load();
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
+        float[] fused = TestBatches.Run(model, batch, hub.Options with { Head = HeadEvaluation.Fused });
+
+        foreach (HeadEvaluation head in new[] { HeadEvaluation.GraphChunks, HeadEvaluation.HostChunks })
+        {
+            var logger = new ListLogger();
+            using ISparseModelBackend backend = SparseModelBackends.Create(model, hub.Options with { Head = head, HeadChunkTokens = 7 }, logger);
+            Assert.DoesNotContain(logger.Entries, e => e.Event.Name == "HeadNotChunked");
+            Assert.True(TestBatches.MaxAbsDifference(fused, TestBatches.Run(backend, model, batch)) <= 1e-5, $"{head} differs from the fused head");
+        }
+
+        var int8Log = new ListLogger();
+        using ISparseModelBackend int8 = SparseModelBackends.Create(model, hub.Options with { Quantization = WeightQuantization.Int8 }, int8Log);
+        string quantized = Assert.Single(int8Log.Entries, e => e.Event.Name == "WeightsQuantized").Message;
+        Assert.DoesNotContain(" 0 MatMul", quantized, StringComparison.Ordinal);
+        Assert.Contains(TestBatches.Run(int8, model, batch), w => w > 0);
+    }
+
+    [SharedDataTheory]
     [InlineData("F16")]
     [InlineData("BF16")]
     public void HalfPrecisionCheckpoint_ConvertsToTheSameFloatsAsItsFloat32Copy(string dataType)
@@ -95,9 +122,9 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         GeneratedModel full = fixture.GenerateHub($"full-{dataType}", rounded, SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
 
         SparseModelDefinition model = half.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
 
-        Assert.Equal(RunBackend(full.Load(), batch, full.Options), RunBackend(model, batch, half.Options));
+        Assert.Equal(TestBatches.Run(full.Load(), batch, full.Options), TestBatches.Run(model, batch, half.Options));
     }
 
     [SharedDataFact]
@@ -122,10 +149,10 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
 
         File.WriteAllText(Path.Combine(sharded.Directory, SafetensorsCheckpoint.IndexFileName), new System.Text.Json.Nodes.JsonObject { ["weight_map"] = map }.ToJsonString());
         SparseModelDefinition model = sharded.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
 
         Assert.Equal(3, model.Hub!.WeightFiles.Count);
-        Assert.Equal(RunBackend(single.Load(), batch, single.Options), RunBackend(model, batch, sharded.Options));
+        Assert.Equal(TestBatches.Run(single.Load(), batch, single.Options), TestBatches.Run(model, batch, sharded.Options));
     }
 
     [SharedDataFact]
@@ -142,7 +169,7 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
 
         Assert.Equal(SparseModelMode.DocOnly, b.Model.Mode);
         Assert.Equal(SparseActivation.Log1pLog1pRelu, b.Model.Activation);
-        foreach (string text in Texts)
+        foreach (string text in TestBatches.Texts)
         {
             SparseVector expected = a.EncodeQueries([text])[0];
             SparseVector actual = b.EncodeQueries([text])[0];
@@ -158,7 +185,7 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         OnnxBackendOptions options = hub.Options with { GraphCacheDirectory = Path.Combine(fixture.Root, "cache-reuse-graphs") };
         Dictionary<string, (long, DateTime)> before = Snapshot(hub.Directory);
         SparseModelDefinition model = hub.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
 
         (float[] first, ListLogger firstLog) = Run(model, batch, options);
         (float[] second, ListLogger secondLog) = Run(hub.Load(), batch, options);
@@ -182,7 +209,7 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         GeneratedModel hub = fixture.GenerateHub($"cache-change-{changed}", Weights(SyntheticModelSpec.TinyBert(seed: 43)), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
         OnnxBackendOptions options = hub.Options with { GraphCacheDirectory = Path.Combine(fixture.Root, $"cache-change-{changed}-graphs") };
         SparseModelDefinition model = hub.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
         (float[] before, _) = Run(model, batch, options);
         string oldEntry = Assert.Single(Directory.GetDirectories(options.GraphCacheDirectory!));
 
@@ -217,7 +244,7 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         GeneratedModel hub = fixture.GenerateHub("cache-damaged", Weights(SyntheticModelSpec.TinyBert(seed: 45)), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
         OnnxBackendOptions options = hub.Options with { GraphCacheDirectory = Path.Combine(fixture.Root, "cache-damaged-graphs") };
         SparseModelDefinition model = hub.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
         (float[] before, _) = Run(model, batch, options);
         string entry = Assert.Single(Directory.GetDirectories(options.GraphCacheDirectory!));
         File.Delete(Path.Combine(entry, "weights.bin"));
@@ -319,10 +346,10 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
     {
         GeneratedModel hub = fixture.GenerateHub($"fp16-{architecture}", Weights(Spec(architecture)), SparseModelMode.BiEncoder, SparseActivation.Log1pRelu);
         SparseModelDefinition model = hub.Load();
-        (ModelBatch batch, _) = PaddedBatch(model, Texts);
+        ModelBatch batch = TestBatches.Padded(model, TestBatches.Texts);
 
-        float[] full = RunBackend(model, batch, hub.Options);
-        float[] half = RunBackend(model, batch, hub.Options with { WeightPrecision = WeightPrecision.Float16 });
+        float[] full = TestBatches.Run(model, batch, hub.Options);
+        float[] half = TestBatches.Run(model, batch, hub.Options with { WeightPrecision = WeightPrecision.Float16 });
         using (OnnxSparseModelBackend backend = OnnxSparseModelBackend.Create(model, hub.Options with { WeightPrecision = WeightPrecision.Float16 }))
         {
             Assert.Contains("graph built from the Hugging Face weights (Float16)", backend.Description, StringComparison.Ordinal);
@@ -332,8 +359,8 @@ public sealed class HubModelTests(SyntheticModelFixture fixture) : IClassFixture
         // At these deliberately large test weights (σ 0.3) BERT moves by ~0.01 and GTE by ~0.03 on weights up to
         // ~1.4, where float32 stays within 1e-6: a few hundredths is what float16 costs, not a defect.
         double largest = full.Max();
-        Assert.True(MaxAbsDifference(full, half) <= 0.05, $"fp16 differs by {MaxAbsDifference(full, half)} (largest weight {largest})");
-        Assert.True(MaxAbsDifference(full, half) > 0, "the float16 graph must differ from float32 somewhere, or it did not run in float16");
+        Assert.True(TestBatches.MaxAbsDifference(full, half) <= 0.05, $"fp16 differs by {TestBatches.MaxAbsDifference(full, half)} (largest weight {largest})");
+        Assert.True(TestBatches.MaxAbsDifference(full, half) > 0, "the float16 graph must differ from float32 somewhere, or it did not run in float16");
         int[] topFull = TopIds(full, 20);
         int[] topHalf = TopIds(half, 20);
         Assert.True(topFull.Intersect(topHalf).Count() >= 16, "the strongest tokens should mostly agree");
