@@ -91,7 +91,7 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
         await using SidecarProcess sidecar = await SidecarProcess.StartAsync([$"--model-dir={empty}"], waitUntilReady: false);
 
         Assert.Equal(1, await sidecar.WaitForExitAsync(ExitTimeout));
-        Assert.Contains("has no model.onnx", sidecar.Output, StringComparison.Ordinal);
+        Assert.Contains("has neither model.onnx nor a Hugging Face model (config.json + model.safetensors)", sidecar.Output, StringComparison.Ordinal);
     }
 
     [Fact]
