@@ -324,17 +324,15 @@ public sealed class WordPieceTokenizer
         var decomposed = new PooledCharBuffer(0);
         try
         {
-            if (stripAccents && !cleaned.IsNormalized(NormalizationForm.FormD))
+            if (stripAccents && !IsDecomposed(cleaned))
             {
-                int length = cleaned.GetNormalizedLength(NormalizationForm.FormD);
-                cleaned.TryNormalize(decomposed.GetSpan(length), out int written, NormalizationForm.FormD);
-                decomposed.Advance(written);
+                Decompose(cleaned, ref decomposed);
                 source = decomposed.Written;
             }
 
             foreach (Rune rune in source.EnumerateRunes())
             {
-                if (stripAccents && Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.NonSpacingMark)
+                if (stripAccents && BertTextRules.IsNonSpacingMark(rune))
                 {
                     continue;
                 }
@@ -345,6 +343,41 @@ public sealed class WordPieceTokenizer
         finally
         {
             decomposed.Dispose();
+        }
+    }
+
+    // .NET's normalization (ICU) refuses U+FFFE, a noncharacter that Hugging Face keeps (its word becomes [UNK]). It
+    // has no decomposition and never combines, so the parts around it are decomposed on their own.
+    private const char NonCharacter = '\uFFFE';
+
+    private static bool IsDecomposed(ReadOnlySpan<char> text)
+    {
+        foreach (Range part in text.Split(NonCharacter))
+        {
+            if (!text[part].IsNormalized(NormalizationForm.FormD))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void Decompose(ReadOnlySpan<char> text, ref PooledCharBuffer output)
+    {
+        bool first = true;
+        foreach (Range range in text.Split(NonCharacter))
+        {
+            if (!first)
+            {
+                output.Append(NonCharacter);
+            }
+
+            first = false;
+            ReadOnlySpan<char> part = text[range];
+            int length = part.GetNormalizedLength(NormalizationForm.FormD);
+            part.TryNormalize(output.GetSpan(length), out int written, NormalizationForm.FormD);
+            output.Advance(written);
         }
     }
 
