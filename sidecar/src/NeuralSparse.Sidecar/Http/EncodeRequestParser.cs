@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using NeuralSparse.Core.Errors;
 using NeuralSparse.Core.Sparse;
@@ -16,6 +18,8 @@ internal sealed record EncodeHttpRequest(IReadOnlyList<string> Texts, SparseKeyF
 /// </summary>
 internal static class EncodeRequestParser
 {
+    private const char ReplacementCharacter = '\uFFFD';
+
     public static EncodeHttpRequest Parse(JsonElement root, LimitsOptions limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
@@ -32,7 +36,7 @@ internal static class EncodeRequestParser
     {
         if (element.ValueKind == JsonValueKind.String)
         {
-            return [ReadString(element, field)];
+            return [ReadString(element)];
         }
 
         if (element.ValueKind != JsonValueKind.Array)
@@ -49,23 +53,90 @@ internal static class EncodeRequestParser
                 throw Invalid($"{field}[{index}] must be a string; got {Kind(item)}.");
             }
 
-            texts.Add(ReadString(item, $"{field}[{index}]"));
+            texts.Add(ReadString(item));
             index++;
         }
 
         return texts;
     }
 
-    /// <summary>System.Text.Json accepts invalid UTF-8 inside strings until they are read; report it as the client's error.</summary>
-    private static string ReadString(JsonElement element, string field)
+    /// <summary>
+    /// Reads a JSON string. Text that is not valid Unicode, an unpaired surrogate escape (<c>"\ud800"</c>, as Python's
+    /// <c>json.dumps</c> writes for undecodable bytes) or invalid UTF-8 bytes, becomes U+FFFD per bad unit, as
+    /// protobuf's decoder does for gRPC strings; the tokenizer then drops U+FFFD as Hugging Face's does. One rule for
+    /// both protocols, and one bad character does not fail a whole ingest batch.
+    /// </summary>
+    private static string ReadString(JsonElement element)
     {
         try
         {
             return element.GetString()!;
         }
-        catch (InvalidOperationException ex) when (ex.InnerException is System.Text.DecoderFallbackException)
+        catch (InvalidOperationException)
         {
-            throw Invalid($"{field} is not valid UTF-8.");
+            // Rare path: the reader validated the escapes' syntax, not the text they make.
+            return DecodeLossy(JsonMarshal.GetRawUtf8Value(element)[1..^1]);
+        }
+    }
+
+    private static string DecodeLossy(ReadOnlySpan<byte> raw)
+    {
+        var text = new StringBuilder(raw.Length);
+        char? pendingHigh = null;
+        while (!raw.IsEmpty)
+        {
+            int backslash = raw.IndexOf((byte)'\\');
+            ReadOnlySpan<byte> run = backslash < 0 ? raw : raw[..backslash];
+            if (!run.IsEmpty)
+            {
+                FlushUnpaired(text, ref pendingHigh);
+                text.Append(Encoding.UTF8.GetString(run)); // invalid bytes become U+FFFD; 0x5C never sits inside a sequence
+            }
+
+            if (backslash < 0)
+            {
+                break;
+            }
+
+            byte escape = raw[backslash + 1];
+            if (escape != (byte)'u')
+            {
+                FlushUnpaired(text, ref pendingHigh);
+                text.Append(escape switch { (byte)'b' => '\b', (byte)'f' => '\f', (byte)'n' => '\n', (byte)'r' => '\r', (byte)'t' => '\t', _ => (char)escape });
+                raw = raw[(backslash + 2)..];
+                continue;
+            }
+
+            char unit = (char)int.Parse(raw.Slice(backslash + 2, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+            raw = raw[(backslash + 6)..];
+            if (char.IsLowSurrogate(unit) && pendingHigh is { } high)
+            {
+                text.Append(high).Append(unit);
+                pendingHigh = null;
+                continue;
+            }
+
+            FlushUnpaired(text, ref pendingHigh);
+            if (char.IsHighSurrogate(unit))
+            {
+                pendingHigh = unit;
+            }
+            else
+            {
+                text.Append(char.IsLowSurrogate(unit) ? ReplacementCharacter : unit);
+            }
+        }
+
+        FlushUnpaired(text, ref pendingHigh);
+        return text.ToString();
+    }
+
+    private static void FlushUnpaired(StringBuilder text, ref char? pendingHigh)
+    {
+        if (pendingHigh is not null)
+        {
+            text.Append(ReplacementCharacter);
+            pendingHigh = null;
         }
     }
 
@@ -79,7 +150,7 @@ internal static class EncodeRequestParser
         SparseKeyFormat format = SparseKeyFormat.Word;
         if (root.TryGetProperty("sparse_embedding_format", out JsonElement formatElement) && formatElement.ValueKind != JsonValueKind.Null)
         {
-            string? value = formatElement.ValueKind == JsonValueKind.String ? formatElement.GetString() : null;
+            string? value = formatElement.ValueKind == JsonValueKind.String ? ReadString(formatElement) : null;
             format = value?.ToUpperInvariant() switch
             {
                 "WORD" => SparseKeyFormat.Word,
@@ -92,7 +163,7 @@ internal static class EncodeRequestParser
         if (root.TryGetProperty("prune_type", out JsonElement typeElement) && typeElement.ValueKind != JsonValueKind.Null)
         {
             pruneType = typeElement.ValueKind == JsonValueKind.String
-                ? typeElement.GetString()
+                ? ReadString(typeElement)
                 : throw Invalid($"\"prune_type\" must be a string; got {Kind(typeElement)}.");
         }
 
