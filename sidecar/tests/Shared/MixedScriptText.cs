@@ -62,13 +62,16 @@ internal sealed class MixedScriptText(int seed)
         return text.ToString();
     }
 
-    /// <summary>A text with each char outside printable ASCII as <c>\uXXXX</c>, for failure messages.</summary>
+    /// <summary>
+    /// The text with every UTF-16 unit outside printable ASCII, and <c>"</c> and <c>\</c>, as <c>\uXXXX</c>: readable in
+    /// failure messages, and the content of a JSON string as Python's <c>json.dumps</c> writes it, lone surrogates included.
+    /// </summary>
     public static string Escape(string text)
     {
         var escaped = new StringBuilder(text.Length * 2);
         foreach (char c in text)
         {
-            if (c is >= ' ' and <= '~' && c != '\\')
+            if (c is >= ' ' and <= '~' and not '\\' and not '"')
             {
                 escaped.Append(c);
             }
