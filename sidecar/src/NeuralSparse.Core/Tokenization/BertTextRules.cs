@@ -16,20 +16,23 @@ internal static class BertTextRules
     /// two disagree (docs/tokenizer.md lists the code points) we follow the crate, so that documents encoded here and
     /// queries tokenized by OpenSearch's analyzer split text the same way.
     /// </summary>
-    public static UnicodeCategory Category(Rune rune)
-    {
-        int c = rune.Value;
-        if (c < FirstDivergence)
-        {
-            return Rune.GetUnicodeCategory(rune);
-        }
+    public static UnicodeCategory Category(Rune rune) =>
+        rune.Value < FirstDivergence ? Rune.GetUnicodeCategory(rune) : CategoryAboveFirstDivergence(rune);
 
-        return c switch
+    private static UnicodeCategory CategoryAboveFirstDivergence(Rune rune)
+    {
+        UnicodeCategory category = Rune.GetUnicodeCategory(rune);
+
+        // Letters, digits and symbols (most text) skip the table: it holds only Mn, Cf and P* code points.
+        bool inTableCategory = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.Format
+            or (>= UnicodeCategory.ConnectorPunctuation and <= UnicodeCategory.OtherPunctuation);
+        return rune.Value switch
         {
             // Re-categorized since Unicode 8.0: So and Mn in .NET, Po to the crate; Mc in .NET, Mn to the crate.
             0x166D or 0x111C9 => UnicodeCategory.OtherPunctuation,
             0x1734 or 0x1171E => UnicodeCategory.NonSpacingMark,
-            _ => IsNewerThanCrate(c) ? UnicodeCategory.OtherNotAssigned : Rune.GetUnicodeCategory(rune),
+            _ when inTableCategory && IsNewerThanCrate(rune.Value) => UnicodeCategory.OtherNotAssigned,
+            _ => category,
         };
     }
 
@@ -40,9 +43,9 @@ internal static class BertTextRules
     /// </summary>
     public static bool IsControl(Rune rune)
     {
-        if (rune.Value is '\t' or '\n' or '\r')
+        if (rune.IsAscii)
         {
-            return false;
+            return rune.Value is (< 0x20 and not ('\t' or '\n' or '\r')) or 0x7F;
         }
 
         return Category(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.PrivateUse;
