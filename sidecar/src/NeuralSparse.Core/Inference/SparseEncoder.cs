@@ -89,7 +89,7 @@ public sealed class SparseEncoder : IDisposable
     /// <summary>
     /// Whether tokens from <see cref="Tokenize"/> hold nothing but [CLS] and [SEP]: the text was empty, whitespace, or
     /// only characters the normalizer removes (controls, zero-width formats, U+FFFD). A text without words gets no
-    /// weights, rather than the model's output for [CLS] [SEP], which would match every query a little.
+    /// weights, rather than the model's output for [CLS] [SEP]: generic tokens every blank document would share.
     /// neural-search never sends a blank field (docs/sidecar.md), so this decides what direct callers get.
     /// </summary>
     internal static bool IsBlank(ReadOnlySpan<int> tokens) => tokens.Length <= 2;
