@@ -16,7 +16,7 @@ namespace NeuralSparse.Sidecar.Tests;
 public sealed class HostileInputTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Seed = 20_240_918;
-    private const int Batches = 150;
+    private const int Batches = 100;
     private const int MaxTexts = 8;
     private const int MaxCharacters = 3_000;
     private const int MaxBytes = 64 * 1024;
@@ -64,6 +64,7 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IAsyncLifetime
             await PostAsync("/v1/tokenize", Encoding.ASCII.GetBytes($$"""{"text": {{hostile}}}"""), where, texts);
             await PostAsync($"/v1/models/{PathSegment(texts[0])}/documents", Encoding.ASCII.GetBytes(escaped), where, texts);
             await PostAsync($"/v1/tokenize?model={PathSegment(texts[0])}", Encoding.ASCII.GetBytes(escaped), where, texts);
+            await PostAsync("/v1/decode", Encoding.ASCII.GetBytes(escaped), where, texts); // strings where ids belong
         }
 
         output.WriteLine($"{_requests} HTTP requests, {_failures.Count} failed.");
@@ -83,6 +84,7 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IAsyncLifetime
             await CallAsync("Encode", EncodeRequest(texts[0], texts, kind: 1), where, texts); // hostile model name
             await CallAsync("EncodeStream", [.. EncodeRequest("bi", texts, kind: 1), .. EncodeRequest("doc", texts, kind: 0)], where, texts, mustSucceed: true);
             await CallAsync("Tokenize", EncodeRequest("", texts, kind: 0), where, texts, mustSucceed: true); // TokenizeRequest: same fields 1 and 2
+            await CallAsync("/grpc.health.v1.Health/Check", EncodeRequest(texts[0], [], kind: 0), where, texts); // HealthCheckRequest.service is field 1
         }
 
         output.WriteLine($"{_requests} gRPC calls, {_failures.Count} failed.");
@@ -143,7 +145,7 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task CallAsync(string method, byte[] body, string where, string[] texts, bool mustSucceed = false)
     {
-        GrpcTestClient.GrpcResult result = await GrpcTestClient.CallAsync(_host.Client, Encoder + method, body);
+        GrpcTestClient.GrpcResult result = await GrpcTestClient.CallAsync(_host.Client, method.StartsWith('/') ? method : Encoder + method, body);
         _requests++;
         if (result.HttpStatus != HttpStatusCode.OK || result.Status is null or GrpcUnknown or GrpcInternal || (mustSucceed && result.Status != 0))
         {
