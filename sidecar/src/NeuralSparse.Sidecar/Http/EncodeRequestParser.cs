@@ -61,10 +61,10 @@ internal static class EncodeRequestParser
     }
 
     /// <summary>
-    /// Reads a JSON string. Text that is not valid Unicode, an unpaired surrogate escape (<c>"\ud800"</c>, as Python's
-    /// <c>json.dumps</c> writes for undecodable bytes) or invalid UTF-8 bytes, becomes U+FFFD per bad unit, as
+    /// Reads a JSON string, repairing text that is not valid Unicode: each unpaired surrogate escape (<c>"\ud800"</c>,
+    /// as Python's <c>json.dumps</c> writes for undecodable bytes) and each invalid UTF-8 sequence becomes U+FFFD, as
     /// protobuf's decoder does for gRPC strings; the tokenizer then drops U+FFFD as Hugging Face's does. One rule for
-    /// both protocols, and one bad character does not fail a whole ingest batch.
+    /// both protocols, and one bad character does not fail a whole ingest batch (docs/sidecar.md).
     /// </summary>
     private static string ReadString(JsonElement element)
     {
@@ -102,7 +102,7 @@ internal static class EncodeRequestParser
             if (escape != (byte)'u')
             {
                 FlushUnpaired(text, ref pendingHigh);
-                text.Append(escape switch { (byte)'b' => '\b', (byte)'f' => '\f', (byte)'n' => '\n', (byte)'r' => '\r', (byte)'t' => '\t', _ => (char)escape });
+                text.Append(Unescape(escape));
                 raw = raw[(backslash + 2)..];
                 continue;
             }
@@ -130,6 +130,17 @@ internal static class EncodeRequestParser
         FlushUnpaired(text, ref pendingHigh);
         return text.ToString();
     }
+
+    /// <summary>The character of a one-letter escape; the reader already refused any but <c>"\/bfnrtu</c>.</summary>
+    private static char Unescape(byte escape) => escape switch
+    {
+        (byte)'b' => '\b',
+        (byte)'f' => '\f',
+        (byte)'n' => '\n',
+        (byte)'r' => '\r',
+        (byte)'t' => '\t',
+        _ => (char)escape, // '"', '\\', '/'
+    };
 
     private static void FlushUnpaired(StringBuilder text, ref char? pendingHigh)
     {
