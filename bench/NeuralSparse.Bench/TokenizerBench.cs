@@ -32,7 +32,7 @@ internal static class TokenizerBench
         };
         if (baselineCore is not null)
         {
-            candidates.Add(($"ours, {Path.GetFileName(Path.GetDirectoryName(baselineCore))} build at --tokenizer-baseline", LoadBaseline(baselineCore, tokenizerJson)));
+            candidates.Add(("ours, the --tokenizer-baseline build: Encode(string, 512)", LoadBaseline(baselineCore, tokenizerJson)));
         }
 
         using var huggingFace = new Tokenizers.DotNet.Tokenizer(tokenizerJson);
@@ -68,6 +68,12 @@ internal static class TokenizerBench
         {
             line(string.Create(CultureInfo.InvariantCulture,
                 $"| {candidates[c].Name} | {proseTokens / proseSeconds[c] / 1e6:F2} | {mixedTokens / mixedSeconds[c] / 1e6:F2} |"));
+        }
+
+        if (baselineCore is not null)
+        {
+            line("");
+            line($"Baseline build: `{Path.GetFullPath(baselineCore)}`.");
         }
     }
 
