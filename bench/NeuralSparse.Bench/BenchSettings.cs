@@ -3,9 +3,11 @@ using System.Globalization;
 namespace NeuralSparse.Bench;
 
 internal sealed record BenchSettings(
-    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning,
-    string? TokenizerBaseline)
+    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning)
 {
+    /// <summary>Part tokenizer: another build's NeuralSparse.Core.dll, timed beside this one (--tokenizer-baseline).</summary>
+    public string? TokenizerBaseline { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
         string root = NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
@@ -27,7 +29,9 @@ internal sealed record BenchSettings(
             double.Parse(values.GetValueOrDefault("min-seconds") ?? "3", CultureInfo.InvariantCulture),
             values.GetValueOrDefault("out"),
             (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
-            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"),
-            values.GetValueOrDefault("tokenizer-baseline"));
+            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"))
+        {
+            TokenizerBaseline = values.GetValueOrDefault("tokenizer-baseline"),
+        };
     }
 }

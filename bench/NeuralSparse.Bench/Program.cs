@@ -13,8 +13,7 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,service,
-//          --tokenizer-baseline <an older build's NeuralSparse.Core.dll, timed beside this one>
+//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,service
 var settings = BenchSettings.Parse(args);
 var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
