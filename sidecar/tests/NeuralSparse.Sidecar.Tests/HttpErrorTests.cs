@@ -41,6 +41,17 @@ public sealed class HttpErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InvalidUtf8_Is400NamingTheText()
+    {
+        var content = new ByteArrayContent([(byte)'[', (byte)'"', 0xFF, 0xFE, (byte)'"', (byte)']']);
+        content.Headers.ContentType = new("application/json");
+
+        HttpResponseMessage response = await _host.Client.PostAsync(new Uri("/v1/documents", UriKind.Relative), content);
+
+        await AssertProblemAsync(response, 400, "validation", "texts[0] is not valid UTF-8");
+    }
+
+    [Fact]
     public async Task WrongContentType_Is415()
     {
         HttpResponseMessage response = await _host.PostJsonAsync("/v1/documents", "[\"a\"]", contentType: "text/plain");

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using NeuralSparse.Core.Errors;
 using NeuralSparse.Core.Sparse;
@@ -18,8 +16,6 @@ internal sealed record EncodeHttpRequest(IReadOnlyList<string> Texts, SparseKeyF
 /// </summary>
 internal static class EncodeRequestParser
 {
-    private const char ReplacementCharacter = '\uFFFD';
-
     public static EncodeHttpRequest Parse(JsonElement root, LimitsOptions limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
@@ -36,7 +32,7 @@ internal static class EncodeRequestParser
     {
         if (element.ValueKind == JsonValueKind.String)
         {
-            return [ReadString(element)];
+            return [ReadString(element, field)];
         }
 
         if (element.ValueKind != JsonValueKind.Array)
@@ -53,7 +49,7 @@ internal static class EncodeRequestParser
                 throw Invalid($"{field}[{index}] must be a string; got {Kind(item)}.");
             }
 
-            texts.Add(ReadString(item));
+            texts.Add(ReadString(item, $"{field}[{index}]"));
             index++;
         }
 
@@ -61,12 +57,11 @@ internal static class EncodeRequestParser
     }
 
     /// <summary>
-    /// Reads a JSON string, repairing text that is not valid Unicode: each unpaired surrogate escape (<c>"\ud800"</c>,
-    /// as Python's <c>json.dumps</c> writes for undecodable bytes) and each invalid UTF-8 sequence becomes U+FFFD, as
-    /// protobuf's decoder does for gRPC strings; the tokenizer then drops U+FFFD as Hugging Face's does. One rule for
-    /// both protocols, and one bad character does not fail a whole ingest batch (docs/sidecar.md).
+    /// Reads a JSON string. Text that is not valid Unicode, an unpaired surrogate escape (<c>"\ud800"</c>, as Python's
+    /// <c>json.dumps</c> writes for undecodable bytes) or bytes that are not UTF-8, is refused naming the field, as
+    /// gRPC refuses a string that is not UTF-8 (Google.Protobuf rejects it when parsing): one rule for both protocols.
     /// </summary>
-    private static string ReadString(JsonElement element)
+    private static string ReadString(JsonElement element, string field)
     {
         try
         {
@@ -74,80 +69,9 @@ internal static class EncodeRequestParser
         }
         catch (InvalidOperationException)
         {
-            // Rare path: the reader validated the escapes' syntax, not the text they make.
-            return DecodeLossy(JsonMarshal.GetRawUtf8Value(element)[1..^1]);
-        }
-    }
-
-    private static string DecodeLossy(ReadOnlySpan<byte> raw)
-    {
-        var text = new StringBuilder(raw.Length);
-        char? pendingHigh = null;
-        while (!raw.IsEmpty)
-        {
-            int backslash = raw.IndexOf((byte)'\\');
-            ReadOnlySpan<byte> run = backslash < 0 ? raw : raw[..backslash];
-            if (!run.IsEmpty)
-            {
-                FlushUnpaired(text, ref pendingHigh);
-                text.Append(Encoding.UTF8.GetString(run)); // invalid bytes become U+FFFD; 0x5C never sits inside a sequence
-            }
-
-            if (backslash < 0)
-            {
-                break;
-            }
-
-            byte escape = raw[backslash + 1];
-            if (escape != (byte)'u')
-            {
-                FlushUnpaired(text, ref pendingHigh);
-                text.Append(Unescape(escape));
-                raw = raw[(backslash + 2)..];
-                continue;
-            }
-
-            char unit = (char)int.Parse(raw.Slice(backslash + 2, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
-            raw = raw[(backslash + 6)..];
-            if (char.IsLowSurrogate(unit) && pendingHigh is { } high)
-            {
-                text.Append(high).Append(unit);
-                pendingHigh = null;
-                continue;
-            }
-
-            FlushUnpaired(text, ref pendingHigh);
-            if (char.IsHighSurrogate(unit))
-            {
-                pendingHigh = unit;
-            }
-            else
-            {
-                text.Append(char.IsLowSurrogate(unit) ? ReplacementCharacter : unit);
-            }
-        }
-
-        FlushUnpaired(text, ref pendingHigh);
-        return text.ToString();
-    }
-
-    /// <summary>The character of a one-letter escape; the reader already refused any but <c>"\/bfnrtu</c>.</summary>
-    private static char Unescape(byte escape) => escape switch
-    {
-        (byte)'b' => '\b',
-        (byte)'f' => '\f',
-        (byte)'n' => '\n',
-        (byte)'r' => '\r',
-        (byte)'t' => '\t',
-        _ => (char)escape, // '"', '\\', '/'
-    };
-
-    private static void FlushUnpaired(StringBuilder text, ref char? pendingHigh)
-    {
-        if (pendingHigh is not null)
-        {
-            text.Append(ReplacementCharacter);
-            pendingHigh = null;
+            // The reader checks an escape's syntax, not the text it makes: GetString finds the unpaired surrogate.
+            throw Invalid($"{field} is not valid UTF-8 text: it has bytes that are not UTF-8 or an unpaired surrogate escape (such as \\ud800). "
+                + "In Python, drop or replace undecodable characters (errors='replace') before json.dumps.");
         }
     }
 
@@ -161,7 +85,7 @@ internal static class EncodeRequestParser
         SparseKeyFormat format = SparseKeyFormat.Word;
         if (root.TryGetProperty("sparse_embedding_format", out JsonElement formatElement) && formatElement.ValueKind != JsonValueKind.Null)
         {
-            string? value = formatElement.ValueKind == JsonValueKind.String ? ReadString(formatElement) : null;
+            string? value = formatElement.ValueKind == JsonValueKind.String ? ReadString(formatElement, "\"sparse_embedding_format\"") : null;
             format = value?.ToUpperInvariant() switch
             {
                 "WORD" => SparseKeyFormat.Word,
@@ -174,7 +98,7 @@ internal static class EncodeRequestParser
         if (root.TryGetProperty("prune_type", out JsonElement typeElement) && typeElement.ValueKind != JsonValueKind.Null)
         {
             pruneType = typeElement.ValueKind == JsonValueKind.String
-                ? ReadString(typeElement)
+                ? ReadString(typeElement, "\"prune_type\"")
                 : throw Invalid($"\"prune_type\" must be a string; got {Kind(typeElement)}.");
         }
 
