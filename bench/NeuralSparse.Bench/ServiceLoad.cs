@@ -99,7 +99,7 @@ internal static class ServiceLoad
         await sidecar.TerminateAsync(TimeSpan.FromMinutes(1));
     }
 
-    private sealed record Result(double Seconds, double[] LatenciesMs, int Failures);
+    internal sealed record Result(double Seconds, double[] LatenciesMs, int Failures);
 
     private static string Row(string workload, string protocol, int concurrency, int requests, Result result, int textsPerRequest, double baseline)
     {
@@ -110,9 +110,9 @@ internal static class ServiceLoad
             $"| {workload} | {protocol} | {concurrency} | {requests}{failures} | {textsPerSecond:F1} | {Percentile(sorted, 0.50):F0} | {Percentile(sorted, 0.99):F0} | {textsPerSecond / baseline:F2} |");
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    internal static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
-    private static async Task<Result> DriveAsync(int concurrency, int requests, Func<Task<bool>> send)
+    internal static async Task<Result> DriveAsync(int concurrency, int requests, Func<Task<bool>> send)
     {
         await send(); // warm the connection and the route
         var latencies = new double[requests];
@@ -135,7 +135,7 @@ internal static class ServiceLoad
         return new Result(clock.Elapsed.TotalSeconds, latencies, failures);
     }
 
-    private static async Task<bool> PostJsonAsync(HttpClient client, string route, string[] texts)
+    internal static async Task<bool> PostJsonAsync(HttpClient client, string route, string[] texts)
     {
         using HttpResponseMessage response = await client.PostAsync(new Uri(route, UriKind.Relative),
             new StringContent(JsonSerializer.Serialize(texts), Encoding.UTF8, "application/json"));
@@ -143,7 +143,7 @@ internal static class ServiceLoad
         return response.StatusCode == HttpStatusCode.OK;
     }
 
-    private static async Task<bool> GrpcEncodeAsync(HttpClient client, string model, EncodeKind kind, string[] texts)
+    internal static async Task<bool> GrpcEncodeAsync(HttpClient client, string model, EncodeKind kind, string[] texts)
     {
         byte[] payload = new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }.ToByteArray();
         byte[] frame = new byte[5 + payload.Length];
