@@ -33,6 +33,9 @@ internal sealed record BenchSettings(
 
     public string[] Int8Directories { get; init; } = [];
 
+    /// <summary>Part tokenizer: another build's NeuralSparse.Core.dll, timed beside this one (--tokenizer-baseline).</summary>
+    public string? TokenizerBaseline { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
         string root = NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
@@ -66,6 +69,7 @@ internal sealed record BenchSettings(
             FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,
             Int8Directories = values.TryGetValue("int8-dirs", out string? dirs) ? dirs.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
             Format = values.GetValueOrDefault("format") ?? "hub",
+            TokenizerBaseline = values.GetValueOrDefault("tokenizer-baseline"),
         };
     }
 

@@ -41,7 +41,7 @@ Line();
 
 if (Part("tokenizer"))
 {
-    TokenizerBench.Run(tokenizer, settings.MinSeconds, Line);
+    TokenizerBench.Run(tokenizer, Path.Combine(settings.BertData, "tokenizer.json"), settings.TokenizerBaseline, settings.MinSeconds, Line);
     Line();
 }
 
