@@ -49,8 +49,35 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     /// <summary>The device the session actually runs on (after any fallback).</summary>
     public ExecutionDevice Device { get; private init; }
 
+    /// <summary>ONNX Runtime's name of the execution provider the session runs on (after any fallback), e.g. CUDAExecutionProvider.</summary>
+    public string ExecutionProvider => ProviderName(Device);
+
     /// <summary>The ONNX Runtime version in use.</summary>
-    public static string RuntimeVersion => OrtEnv.Instance().GetVersionString();
+    public static string RuntimeVersion
+    {
+        get
+        {
+            OnnxRuntimeEnvironment.EnsureConfigured();
+            return OrtEnv.Instance().GetVersionString();
+        }
+    }
+
+    /// <summary>The execution providers the loaded ONNX Runtime library was built with (CUDA only in the Gpu flavor).</summary>
+    public static IReadOnlyList<string> AvailableProviders
+    {
+        get
+        {
+            OnnxRuntimeEnvironment.EnsureConfigured();
+            return OrtEnv.Instance().GetAvailableProviders();
+        }
+    }
+
+    /// <summary>ONNX Runtime's name of the provider for <paramref name="device"/>.</summary>
+    public static string ProviderName(ExecutionDevice device) => device switch
+    {
+        ExecutionDevice.Cuda => "CUDAExecutionProvider",
+        _ => "CPUExecutionProvider",
+    };
 
     /// <summary>Loads <paramref name="model"/>'s graph into an ONNX Runtime session.</summary>
     /// <exception cref="NeuralSparseException">Kind ModelLoad, naming the file and the fix.</exception>
@@ -68,7 +95,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
             : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
+            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
 
         if (model.Synthetic)
         {
@@ -248,7 +275,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
                 if (options.RequireDevice)
                 {
                     throw NeuralSparseException.ModelLoad(
-                        $"CUDA was required for model '{model.Name}' but is unavailable: {ex.Message}. Build with -p:OnnxRuntimeSource=NuGet -p:OnnxRuntimeFlavor=Gpu and run on a machine with an NVIDIA GPU and CUDA, or allow the CPU fallback.", ex);
+                        $"CUDA was required for model '{model.Name}' but is unavailable: {ex.Message}. Run the Gpu flavor (built with -p:OnnxRuntimeFlavor=Gpu; ONNX Runtime providers here: {string.Join(", ", AvailableProviders)}) on a machine with an NVIDIA GPU and the CUDA 13 runtime, or allow the CPU fallback.", ex);
                 }
 
                 OnnxBackendLog.DeviceUnavailable(logger, ExecutionDevice.Cuda, model.Name, ex.Message);
@@ -268,6 +295,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
 
     internal static SessionOptions BaseOptions(OnnxBackendOptions options)
     {
+        OnnxRuntimeEnvironment.EnsureConfigured();
         var session = new SessionOptions
         {
             IntraOpNumThreads = options.EffectiveIntraOpThreads,
