@@ -72,6 +72,10 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
+    /// <summary>The execution provider <paramref name="encoder"/>'s model runs on; "unknown" for a backend other than this one.</summary>
+    public static string ExecutionProviderOf(SparseEncoder encoder) =>
+        encoder?.Backend is OnnxSparseModelBackend onnx ? onnx.ExecutionProvider : "unknown";
+
     /// <summary>ONNX Runtime's name of the provider for <paramref name="device"/>.</summary>
     public static string ProviderName(ExecutionDevice device) => device switch
     {

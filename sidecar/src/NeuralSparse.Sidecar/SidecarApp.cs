@@ -1,8 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using NeuralSparse.Grpc;
+using Grpc.AspNetCore.Server;
 using NeuralSparse.Sidecar.Configuration;
+using NeuralSparse.Sidecar.Grpc;
 using NeuralSparse.Sidecar.Hosting;
 using NeuralSparse.Sidecar.Http;
 using NeuralSparse.Sidecar.Metrics;
@@ -82,6 +83,7 @@ internal static class SidecarApp
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, settings.Limits.ShutdownTimeoutSeconds)));
+        AddGrpc(builder.Services, settings);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -115,7 +117,9 @@ internal static class SidecarApp
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestPipelineMiddleware>();
         HttpApi.Map(app);
-        GrpcEndpoints.Map(app);
+        app.MapGrpcService<SparseEncoderService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -124,5 +128,19 @@ internal static class SidecarApp
             SidecarLog.Listening(app.Logger, $"{scheme}://{host}:{settings.Listen.HttpPort}", $"{scheme}://{host}:{settings.Listen.GrpcPort}");
         });
         return app;
+    }
+
+    private static void AddGrpc(IServiceCollection services, SidecarOptions settings)
+    {
+        services.AddGrpc(grpc =>
+        {
+            // A message over the request limit is refused with RESOURCE_EXHAUSTED before it is read (after inflating, if gzip).
+            grpc.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, settings.Limits.MaxRequestBytes);
+            grpc.Interceptors.Add<SidecarGrpcInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks(health => health.Services.Map(GrpcHealthPublisher.SparseEncoderServiceName, _ => true))
+            .AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
+        services.AddHostedService<GrpcHealthPublisher>();
     }
 }

@@ -168,6 +168,7 @@ internal static class HttpApi
             writer.WriteString("preset", model.Preset?.HubName);
             writer.WriteBoolean("synthetic", model.Synthetic);
             writer.WriteString("backend", scheduler.Encoder.BackendDescription);
+            writer.WriteString("executionProvider", OnnxSparseModelBackend.ExecutionProviderOf(scheduler.Encoder));
             writer.WriteEndObject();
         }
 
