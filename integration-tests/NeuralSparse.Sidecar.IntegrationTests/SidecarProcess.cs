@@ -73,8 +73,11 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the sidecar with <paramref name="args"/> on two free ports; waits for readiness unless told not to.</summary>
-    public static async Task<SidecarProcess> StartAsync(IEnumerable<string> args, bool waitUntilReady = true)
+    /// <summary>
+    /// Starts the sidecar with <paramref name="args"/> on two free ports, with <paramref name="environment"/> added to (or,
+    /// for null values, removed from) its environment; waits for readiness unless told not to.
+    /// </summary>
+    public static async Task<SidecarProcess> StartAsync(IEnumerable<string> args, bool waitUntilReady = true, IReadOnlyDictionary<string, string?>? environment = null)
     {
         int httpPort = FreePort();
         int grpcPort = FreePort();
@@ -84,6 +87,18 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
         start.ArgumentList.Add(SidecarAssembly());
         foreach (string arg in args.Concat(["--http-port", httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
