@@ -186,7 +186,7 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException("Build the sidecar first (dotnet build).", path);
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -78,7 +78,7 @@ internal static class SidecarApp
         builder.Services.AddOptions<SidecarOptions>().Bind(section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<SidecarOptions>, SidecarOptionsValidator>();
         builder.Services.AddSingleton<SidecarMetrics>();
-        builder.Services.AddSingleton<PrometheusExporter>();
+        SidecarTelemetry.Add(builder.Services, builder.Configuration);
         builder.Services.AddSingleton<ApiKeyValidator>();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
@@ -113,10 +113,9 @@ internal static class SidecarApp
         configure?.Invoke(builder);
         WebApplication app = builder.Build();
 
-        // Start listening to the meter now, so requests before the first scrape are counted.
-        app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestPipelineMiddleware>();
         HttpApi.Map(app);
+        SidecarTelemetry.MapScrapeEndpoint(app);
         app.MapGrpcService<SparseEncoderService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
