@@ -3,7 +3,8 @@ using System.Globalization;
 namespace NeuralSparse.Bench;
 
 internal sealed record BenchSettings(
-    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning)
+    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning,
+    int[] Concurrency, int? ServiceRequests)
 {
     public static BenchSettings Parse(string[] args)
     {
@@ -26,6 +27,8 @@ internal sealed record BenchSettings(
             double.Parse(values.GetValueOrDefault("min-seconds") ?? "3", CultureInfo.InvariantCulture),
             values.GetValueOrDefault("out"),
             (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
-            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"));
+            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"),
+            Ints(values.GetValueOrDefault("concurrency") ?? "1,8,64"),
+            values.TryGetValue("service-requests", out string? requests) ? int.Parse(requests, CultureInfo.InvariantCulture) : null);
     }
 }

@@ -13,7 +13,8 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,service
+//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,
+//          --concurrency 1,8,64 and --service-requests N (service part: client counts, requests per workload)
 var settings = BenchSettings.Parse(args);
 var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));

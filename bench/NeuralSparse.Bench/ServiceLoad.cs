@@ -1,15 +1,15 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Tokenization;
 using NeuralSparse.Grpc.V1;
+using SparseEncoder = NeuralSparse.Core.Inference.SparseEncoder;
 using EncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
 using NeuralSparse.Onnx;
 using NeuralSparse.Sidecar.IntegrationTests;
@@ -63,18 +63,17 @@ internal static class ServiceLoad
             BaseAddress = new Uri($"http://127.0.0.1:{sidecar.HttpPort}"),
             Timeout = TimeSpan.FromMinutes(10),
         };
-        using var grpc = new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true })
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"),
-            Timeout = TimeSpan.FromMinutes(10),
-        };
+        // One channel, as the SDK's client uses it (HTTP/2 multiplexing, more connections when streams run out).
+        using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}",
+            new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } });
+        var grpc = new NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderClient(channel);
 
         line("| workload | protocol | concurrency | requests | texts/s | p50 ms | p99 ms | service / in-process encoder |");
         line("|---|---|---|---|---|---|---|---|");
-        foreach (int concurrency in new[] { 1, 8, 64 })
+        foreach (int concurrency in settings.Concurrency)
         {
-            int queryRequests = Math.Max(100, concurrency * 20);
-            int documentRequests = Math.Max(8, concurrency * 2);
+            int queryRequests = settings.ServiceRequests ?? Math.Max(100, concurrency * 20);
+            int documentRequests = settings.ServiceRequests ?? Math.Max(8, concurrency * 2);
             int q = 0;
             foreach (string protocol in new[] { "HTTP", "gRPC" })
             {
@@ -143,23 +142,16 @@ internal static class ServiceLoad
         return response.StatusCode == HttpStatusCode.OK;
     }
 
-    private static async Task<bool> GrpcEncodeAsync(HttpClient client, string model, EncodeKind kind, string[] texts)
+    private static async Task<bool> GrpcEncodeAsync(NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderClient client, string model, EncodeKind kind, string[] texts)
     {
-        byte[] payload = new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }.ToByteArray();
-        byte[] frame = new byte[5 + payload.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
-        payload.CopyTo(frame, 5);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/neuralsparse.v1.SparseEncoder/Encode", UriKind.Relative))
+        try
         {
-            // A hand-built message does not take the client's default version: gRPC needs HTTP/2 (h2c prior knowledge).
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(frame),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        request.Headers.TryAddWithoutValidation("te", "trailers");
-        using HttpResponseMessage response = await client.SendAsync(request);
-        await response.Content.ReadAsByteArrayAsync();
-        return response.TrailingHeaders.TryGetValues("grpc-status", out var status) && status.First() == "0";
+            await client.EncodeAsync(new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }, deadline: DateTime.UtcNow.AddMinutes(10));
+            return true;
+        }
+        catch (RpcException)
+        {
+            return false;
+        }
     }
 }
