@@ -3,9 +3,36 @@ using System.Globalization;
 namespace NeuralSparse.Bench;
 
 internal sealed record BenchSettings(
-    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning,
-    int[] Concurrency, int? ServiceRequests)
+    string BertData, string ModelCache, string[] Models, int[] Sequences, int[] Batches, int Threads, double MinSeconds, string? Output, string[] Parts, bool Spinning)
 {
+    /// <summary>Part head: sequence lengths at <see cref="HeadBatch"/> rows (32 × 128, 256, 512 = 4k, 8k, 16k tokens).</summary>
+    public int[] HeadSequences { get; init; } = [128, 256, 512];
+
+    /// <summary>Part head: rows per run.</summary>
+    public int HeadBatch { get; init; } = 32;
+
+    /// <summary>Tokens per head chunk for the chunked variants.</summary>
+    public int ChunkTokens { get; init; } = 512;
+
+    /// <summary>Part head: timed runs after the first, per child.</summary>
+    public int SteadyRuns { get; init; } = 3;
+
+    /// <summary>Part latency: the bi-encoder whose queries are sent.</summary>
+    public string QueryModel { get; init; } = "v2-distill";
+
+    /// <summary>Part latency: steady requests per protocol.</summary>
+    public int Requests { get; init; } = 200;
+
+    /// <summary>Part int8: documents and queries of the fidelity corpus, and extra model directories.</summary>
+    public int FidelityDocuments { get; init; } = 100;
+
+    public int FidelityQueries { get; init; } = 20;
+
+    public string[] Int8Directories { get; init; } = [];
+
+    /// <summary>Part tokenizer: another build's NeuralSparse.Core.dll, timed beside this one (--tokenizer-baseline).</summary>
+    public string? TokenizerBaseline { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
         string root = NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
@@ -27,8 +54,18 @@ internal sealed record BenchSettings(
             double.Parse(values.GetValueOrDefault("min-seconds") ?? "3", CultureInfo.InvariantCulture),
             values.GetValueOrDefault("out"),
             (values.GetValueOrDefault("parts") ?? "peak,tokenizer,encoder,budget,service").Split(','),
-            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"),
-            Ints(values.GetValueOrDefault("concurrency") ?? "1,8,64"),
-            values.TryGetValue("service-requests", out string? requests) ? int.Parse(requests, CultureInfo.InvariantCulture) : null);
+            bool.Parse(values.GetValueOrDefault("spinning") ?? "true"))
+        {
+            HeadSequences = values.TryGetValue("head-seq", out string? headSeq) ? Ints(headSeq) : [128, 256, 512],
+            HeadBatch = values.TryGetValue("head-batch", out string? headBatch) ? Ints(headBatch)[0] : 32,
+            ChunkTokens = values.TryGetValue("chunk-tokens", out string? chunk) ? Ints(chunk)[0] : 512,
+            SteadyRuns = values.TryGetValue("steady-runs", out string? steady) ? Ints(steady)[0] : 3,
+            QueryModel = values.GetValueOrDefault("query-model") ?? "v2-distill",
+            Requests = values.TryGetValue("requests", out string? requests) ? Ints(requests)[0] : 200,
+            FidelityDocuments = values.TryGetValue("fidelity-docs", out string? docs) ? Ints(docs)[0] : 100,
+            FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,
+            Int8Directories = values.TryGetValue("int8-dirs", out string? dirs) ? dirs.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
+            TokenizerBaseline = values.GetValueOrDefault("tokenizer-baseline"),
+        };
     }
 }

@@ -13,8 +13,17 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>, --parts peak,tokenizer,encoder,budget,service,
-//          --concurrency 1,8,64 and --service-requests N (service part: client counts, requests per workload)
+//          --threads N, --min-seconds S, --out <file.md>,
+//          --parts peak,tokenizer,encoder,budget,service,padding,head,int8,latency (default: the first five)
+//          head: --head-seq 128,256,512 --head-batch 32 --chunk-tokens 512 --steady-runs 3
+//          latency: --query-model v2-distill --requests 200;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
+if (args is [HeadMemoryBench.ChildSwitch, string childModel, string childVariant, string childBatch, string childSequence, .. string[] childOptions])
+{
+    BenchSettings child = BenchSettings.Parse(childOptions);
+    return HeadMemoryBench.RunChild(child, childModel, childVariant, int.Parse(childBatch, CultureInfo.InvariantCulture),
+        int.Parse(childSequence, CultureInfo.InvariantCulture), child.SteadyRuns);
+}
+
 var settings = BenchSettings.Parse(args);
 var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
@@ -25,12 +34,12 @@ Line($"Date: {DateTime.UtcNow:yyyy-MM-dd}");
 Line();
 
 // 1. The machine's measured float32 GEMM rate through ONNX Runtime: the ceiling for the encoder's FLOPs.
-double peak = Part("peak") || Part("encoder") ? MatMulPeak.Measure(settings.Threads, settings.MinSeconds, Line) : double.NaN;
+double peak = Part("peak") || Part("encoder") || Part("head") ? MatMulPeak.Measure(settings.Threads, settings.MinSeconds, Line) : double.NaN;
 Line();
 
 if (Part("tokenizer"))
 {
-    TokenizerBench.Run(tokenizer, settings.MinSeconds, Line);
+    TokenizerBench.Run(tokenizer, Path.Combine(settings.BertData, "tokenizer.json"), settings.TokenizerBaseline, settings.MinSeconds, Line);
     Line();
 }
 
@@ -49,6 +58,31 @@ if (Part("budget"))
 if (Part("service"))
 {
     await ServiceLoad.RunAsync(settings, tokenizer, LoadModel, Line);
+    Line();
+}
+
+if (Part("padding"))
+{
+    PaddingBench.Run(Line);
+    Line();
+}
+
+if (Part("head"))
+{
+    HeadMemoryBench.Run(settings, peak, Line);
+    Line();
+}
+
+if (Part("int8"))
+{
+    Int8Bench.Run(settings, tokenizer, Line);
+    Line();
+}
+
+if (Part("latency"))
+{
+    await LatencyBench.RunAsync(settings, tokenizer, Line);
+    Line();
 }
 
 if (settings.Output is not null)
@@ -56,6 +90,8 @@ if (settings.Output is not null)
     File.WriteAllText(settings.Output, report.ToString());
     Console.Error.WriteLine($"Wrote {settings.Output}");
 }
+
+return 0;
 
 void Line(string text = "")
 {
@@ -76,7 +112,7 @@ void EncoderTable()
         var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads };
         using var encoder = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options),
             new SparseEncoderOptions { MaxBatchSize = settings.Batches.Max(), MaxBatchTokens = settings.Batches.Max() * settings.Sequences.Max() });
-        (byte[] graph, GraphSignature signature, _) = OnnxSparseModelBackend.PrepareGraph(model, PoolingPlacement.Graph, NullLogger.Instance);
+        (byte[] graph, GraphSignature signature, _, _) = OnnxSparseModelBackend.PrepareGraph(model, options, NullLogger.Instance);
         using SessionOptions sessionOptions = OnnxSparseModelBackend.BaseOptions(options);
         using var bare = new InferenceSession(graph, sessionOptions);
 
@@ -113,19 +149,7 @@ void BudgetTable()
     }
 }
 
-(SparseModelPreset Preset, SparseModelDefinition Model) LoadModel(string name)
-{
-    SparseModelPreset preset = SparseModelPreset.Find(name) ?? throw new ArgumentException($"Unknown model {name}.");
-    string directory = Path.Combine(settings.ModelCache, "synthetic-" + preset.ShortName);
-    if (!File.Exists(Path.Combine(directory, ModelDirectory.ManifestFileName)))
-    {
-        Console.Error.WriteLine($"Generating {preset.ShortName} at its real shape into {directory} ...");
-        SyntheticModelDirectory.Create(directory, SyntheticModelSpec.FromPreset(preset), Path.Combine(settings.BertData, "tokenizer.json"),
-            Path.Combine(settings.BertData, "idf.json"), preset.Mode, preset.Activation, preset: preset.ShortName);
-    }
-
-    return (preset, ModelDirectory.Load(directory));
-}
+(SparseModelPreset Preset, SparseModelDefinition Model) LoadModel(string name) => BenchModels.Load(settings, name);
 
 static string CpuName() => File.Exists("/proc/cpuinfo")
     ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"

@@ -133,7 +133,7 @@ public sealed class GrpcServiceProcessTests(ModelDirectories models) : IClassFix
     {
         // A path under a file: nothing can be created there, not even by root (tests may run as root).
         await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(),
-            environment: new Dictionary<string, string?> { ["HOME"] = "/dev/null/home", ["ORT_DISABLE_TELEMETRY"] = null, ["XDG_CACHE_HOME"] = null }))
+            environment: new Dictionary<string, string> { ["HOME"] = "/dev/null/home", ["ORT_DISABLE_TELEMETRY"] = "", ["XDG_CACHE_HOME"] = "" }))
         {
             HttpResponseMessage response = await sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative),
                 new StringContent("""["hello world"]""", Encoding.UTF8, "application/json"));
@@ -146,7 +146,7 @@ public sealed class GrpcServiceProcessTests(ModelDirectories models) : IClassFix
         // With a writable home and telemetry not configured, ONNX Runtime would create .cache/Microsoft/DeveloperTools there.
         string home = Directory.CreateDirectory(Path.Combine(models.Root, "home")).FullName;
         await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(),
-            environment: new Dictionary<string, string?> { ["HOME"] = home, ["ORT_DISABLE_TELEMETRY"] = null, ["XDG_CACHE_HOME"] = null }))
+            environment: new Dictionary<string, string> { ["HOME"] = home, ["ORT_DISABLE_TELEMETRY"] = "", ["XDG_CACHE_HOME"] = "" }))
         {
             await sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent("""["hello"]""", Encoding.UTF8, "application/json"));
             Assert.Equal(0, await sidecar.TerminateAsync(ExitTimeout));

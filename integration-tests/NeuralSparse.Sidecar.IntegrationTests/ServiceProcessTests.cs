@@ -185,7 +185,7 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
             }
         });
 
-        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(), environment: new Dictionary<string, string?>
+        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(), environment: new Dictionary<string, string>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}",
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",

@@ -74,10 +74,11 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the sidecar with <paramref name="args"/> on two free ports, with <paramref name="environment"/> added to (or,
-    /// for null values, removed from) its environment; waits for readiness unless told not to.
+    /// Starts the sidecar with <paramref name="args"/> (and extra <paramref name="environment"/> variables, such as
+    /// .NET runtime settings) on two free ports; waits for readiness unless told not to.
     /// </summary>
-    public static async Task<SidecarProcess> StartAsync(IEnumerable<string> args, bool waitUntilReady = true, IReadOnlyDictionary<string, string?>? environment = null)
+    public static async Task<SidecarProcess> StartAsync(
+        IEnumerable<string> args, bool waitUntilReady = true, IReadOnlyDictionary<string, string>? environment = null)
     {
         int httpPort = FreePort();
         int grpcPort = FreePort();
@@ -87,16 +88,9 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
         {
-            if (value is null)
-            {
-                start.Environment.Remove(name);
-            }
-            else
-            {
-                start.Environment[name] = value;
-            }
+            start.Environment[name] = value;
         }
 
         start.ArgumentList.Add(SidecarAssembly());

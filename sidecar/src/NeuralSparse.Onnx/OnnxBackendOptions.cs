@@ -21,7 +21,7 @@ public enum PoolingPlacement
 }
 
 /// <summary>ONNX Runtime settings of a model backend.</summary>
-public sealed record OnnxBackendOptions
+public sealed partial record OnnxBackendOptions
 {
     /// <summary>Requested device. Defaults to <see cref="ExecutionDevice.Cpu"/>.</summary>
     public ExecutionDevice Device { get; init; } = ExecutionDevice.Cpu;

@@ -31,7 +31,7 @@ internal static partial class OnnxRuntimeEnvironment
         }
         else
         {
-            _ = SetNativeVariable(TelemetryVariable, "1", overwrite: 0);
+            _ = SetNativeVariable(TelemetryVariable, "1", overwrite: 1); // unset or empty
             Environment.SetEnvironmentVariable(TelemetryVariable, "1");
         }
 

@@ -92,11 +92,8 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         logger ??= NullLogger.Instance;
         int vocabularySize = model.Tokenizer.VocabularySize;
 
-        (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling) = PrepareGraph(model, options.Pooling, logger);
+        (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling, string poolingText) = PrepareGraph(model, options, logger);
         (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, model, options, logger);
-        string poolingText = signature.OutputKind == GraphOutputKind.Pooled
-            ? "pooling in the exported graph"
-            : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
             $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}");
@@ -111,11 +108,40 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     }
 
     /// <summary>
-    /// Reads and checks <paramref name="model"/>'s graph and, for logits graphs with graph pooling, appends pooling.
-    /// Returns the serialized graph ONNX Runtime loads (also used by the benchmark's bare-ORT baseline).
+    /// Reads and checks <paramref name="model"/>'s graph and, for logits graphs with graph pooling, appends pooling
+    /// (through the chunked head unless <see cref="OnnxBackendOptions.Head"/> says otherwise), then applies the
+    /// requested weight quantization. Returns the serialized graph ONNX Runtime loads (also used by the benchmark's
+    /// bare-ORT baseline) and a description of where pooling runs.
     /// </summary>
-    internal static (byte[] Graph, GraphSignature Signature, PoolingPlacement Pooling) PrepareGraph(
-        SparseModelDefinition model, PoolingPlacement requested, ILogger logger)
+    internal static (byte[] Graph, GraphSignature Signature, PoolingPlacement Pooling, string PoolingText) PrepareGraph(
+        SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
+    {
+        (ModelProto graph, GraphSignature signature) = LoadGraph(model, logger);
+        PoolingPlacement pooling = signature.OutputKind == GraphOutputKind.Pooled ? PoolingPlacement.Graph : options.Pooling;
+        string poolingText = signature.OutputKind == GraphOutputKind.Pooled
+            ? "pooling in the exported graph"
+            : pooling == PoolingPlacement.Graph ? "pooling fused into the graph" : "pooling on the host";
+        if (signature.OutputKind == GraphOutputKind.Logits && pooling == PoolingPlacement.Graph)
+        {
+            if (options.Head != HeadEvaluation.Fused
+                && ChunkedHeadRewriter.TryAppendChunkedPooling(graph, signature, model.Activation, model.Tokenizer.VocabularySize, options.HeadChunkTokens, logger, model.Name))
+            {
+                poolingText = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"head and pooling in the graph over chunks of {options.HeadChunkTokens} tokens");
+            }
+            else
+            {
+                PoolingGraphRewriter.AppendPooling(graph, signature, model.Activation, model.Tokenizer.VocabularySize);
+            }
+        }
+
+        poolingText += Int8WeightQuantizer.Apply(graph, options.Quantization, logger, model.Name);
+        return (graph.ToByteArray(), signature, pooling, poolingText);
+    }
+
+    /// <summary>Reads <paramref name="model"/>'s graph and checks it against the tokenizer and preset.</summary>
+    /// <exception cref="NeuralSparseException">Kind ModelLoad, naming the file and the fix.</exception>
+    internal static (ModelProto Graph, GraphSignature Signature) LoadGraph(SparseModelDefinition model, ILogger logger)
     {
         int vocabularySize = model.Tokenizer.VocabularySize;
         ModelProto graph;
@@ -154,13 +180,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
                 $"'{model.ModelPath}' {(signature.TakesTokenTypeIds ? "takes" : "does not take")} token_type_ids, which does not fit preset '{model.Preset!.ShortName}' ({model.Preset.Architecture}). Check that the directory holds that model's export.");
         }
 
-        PoolingPlacement pooling = signature.OutputKind == GraphOutputKind.Pooled ? PoolingPlacement.Graph : requested;
-        if (signature.OutputKind == GraphOutputKind.Logits && pooling == PoolingPlacement.Graph)
-        {
-            PoolingGraphRewriter.AppendPooling(graph, signature, model.Activation, vocabularySize);
-        }
-
-        return (graph.ToByteArray(), signature, pooling);
+        return (graph, signature);
     }
 
     /// <inheritdoc />
@@ -168,35 +188,17 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     {
         ArgumentNullException.ThrowIfNull(batch);
         int rows = batch.BatchSize;
-        int sequenceLength = batch.SequenceLength;
         if (output.Length < rows * _vocabularySize)
         {
             throw new ArgumentException($"Output must hold {rows} × {_vocabularySize} floats.", nameof(output));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        long[] shape = [rows, sequenceLength];
         long[]? tokenTypes = _takesTokenTypeIds ? ArrayPool<long>.Shared.Rent(batch.ElementCount) : null;
-        var inputs = new List<OrtValue>(_inputNames.Length);
+        List<OrtValue> inputs = [];
         try
         {
-            foreach (string name in _inputNames)
-            {
-                long[] data = name switch
-                {
-                    "input_ids" => batch.InputIds,
-                    "attention_mask" => batch.AttentionMask,
-                    _ => tokenTypes!,
-                };
-                if (ReferenceEquals(data, tokenTypes))
-                {
-                    // Single-sequence inputs: every token type is 0.
-                    Array.Clear(tokenTypes, 0, batch.ElementCount);
-                }
-
-                inputs.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data.AsMemory(0, batch.ElementCount), shape));
-            }
-
+            inputs = CreateInputs(batch, _inputNames, tokenTypes);
             using var runOptions = new RunOptions();
             using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
             using IDisposableReadOnlyCollection<OrtValue> results = _session.Run(runOptions, _inputNames, inputs, [_outputName]);
@@ -226,6 +228,34 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
 
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
+
+    /// <summary>
+    /// The graph inputs of <paramref name="batch"/> by name, over its arrays (no copy); token types come from
+    /// <paramref name="tokenTypes"/> (a rented buffer, zeroed here) when the graph takes them.
+    /// </summary>
+    internal static List<OrtValue> CreateInputs(ModelBatch batch, IReadOnlyList<string> inputNames, long[]? tokenTypes)
+    {
+        long[] shape = [batch.BatchSize, batch.SequenceLength];
+        var inputs = new List<OrtValue>(inputNames.Count);
+        foreach (string name in inputNames)
+        {
+            long[] data = name switch
+            {
+                "input_ids" => batch.InputIds,
+                "attention_mask" => batch.AttentionMask,
+                _ => tokenTypes!,
+            };
+            if (ReferenceEquals(data, tokenTypes))
+            {
+                // Single-sequence inputs: every token type is 0.
+                Array.Clear(tokenTypes, 0, batch.ElementCount);
+            }
+
+            inputs.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data.AsMemory(0, batch.ElementCount), shape));
+        }
+
+        return inputs;
+    }
 
     private void ReadOutput(OrtValue value, ModelBatch batch, Span<float> output)
     {
@@ -262,7 +292,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
-    private static (InferenceSession Session, ExecutionDevice Device) CreateSession(
+    internal static (InferenceSession Session, ExecutionDevice Device) CreateSession(
         byte[] graph, SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
     {
         if (options.Device == ExecutionDevice.Cuda)

@@ -50,6 +50,9 @@ internal sealed class SidecarTestHost : IAsyncDisposable
             $"--NeuralSparse:Models:0:Directory={bi}", "--NeuralSparse:Models:0:IntraOpThreads=1",
             $"--NeuralSparse:Models:1:Directory={doc}", "--NeuralSparse:Models:1:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",
+
+            // Many hosts start in one test process, whose JIT never goes quiet: the full warm-up has its own tests.
+            "--NeuralSparse:WarmUp:MaxSeconds=0",
             .. settings,
         ];
         WebApplication app = SidecarApp.Build(args, builder => builder.WebHost.UseTestServer());

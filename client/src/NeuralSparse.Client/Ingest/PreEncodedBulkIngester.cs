@@ -40,6 +40,13 @@ public sealed record BulkIngestOptions
 
     /// <summary>Add <c>?pipeline=_none</c>, so a default ingest pipeline does not encode the text again. Defaults to true.</summary>
     public bool BypassIngestPipeline { get; init; } = true;
+
+    /// <summary>
+    /// Send <c>create</c> instead of <c>index</c> actions: a document whose id already exists is refused with 409
+    /// (<c>version_conflict_engine_exception</c>, reported in the failures) instead of overwritten. A run resumed after
+    /// a crash uses it so that no document is indexed twice. Defaults to false.
+    /// </summary>
+    public bool CreateOnly { get; init; }
 }
 
 /// <summary>
@@ -52,6 +59,8 @@ public sealed record BulkIngestOptions
 public sealed class PreEncodedBulkIngester(IOpenSearchTransport transport, ISparseDocumentEncoder encoder, BulkIngestOptions? options = null)
 {
     private readonly BulkIngestOptions _options = options ?? new BulkIngestOptions();
+
+    private string Action => _options.CreateOnly ? "create" : "index";
 
     /// <summary>Ingests <paramref name="documents"/> into <paramref name="index"/>.</summary>
     public async Task<BulkIngestResult> IngestAsync(
@@ -146,7 +155,7 @@ public sealed class PreEncodedBulkIngester(IOpenSearchTransport transport, ISpar
             JsonArray items = response.Json?["items"]?.AsArray() ?? throw new InvalidDataException("The _bulk response has no items.");
             for (int i = 0; i < pending.Count; i++)
             {
-                JsonNode? result = items[i]?["index"];
+                JsonNode? result = items[i]?[Action];
                 int status = result?["status"]?.GetValue<int>() ?? 0;
                 if (status is >= 200 and < 300)
                 {
@@ -180,7 +189,7 @@ public sealed class PreEncodedBulkIngester(IOpenSearchTransport transport, ISpar
         var lines = new StringBuilder();
         foreach ((BulkDocument document, IReadOnlyDictionary<string, float> vector) in items)
         {
-            lines.Append(new JsonObject { ["index"] = new JsonObject { ["_id"] = document.Id } }.ToJsonString()).Append('\n');
+            lines.Append(new JsonObject { [Action] = new JsonObject { ["_id"] = document.Id } }.ToJsonString()).Append('\n');
             JsonObject source = document.Fields is null ? [] : (JsonObject)document.Fields.DeepClone();
             source[_options.TextField] = document.Text;
             source[_options.VectorField] = new JsonObject([.. vector.Select(t => KeyValuePair.Create<string, JsonNode?>(t.Key, JsonValue.Create(t.Value)))]);

@@ -22,17 +22,21 @@ public sealed record EncodeSchedulerOptions
     /// <summary>Most texts waiting or running per model; beyond it requests are refused as overloaded. Defaults to 1,024.</summary>
     public int QueueCapacity { get; init; } = 1024;
 
-    /// <summary>How long the first waiting text may wait for others to share its model run. Defaults to 2 ms.</summary>
-    public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// Opt-in: how long an idle model waits, after the first text arrives, for others to share its run. Defaults to
+    /// zero (continuous batching): an idle model starts at once, and texts that arrive during a run form the next
+    /// one, so batches grow with load without a lone request ever waiting for company.
+    /// </summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.Zero;
 
     /// <summary>Batching limits of the model runs.</summary>
     public SparseEncoderOptions Batching { get; init; } = new();
 }
 
 /// <summary>
-/// Serves one model to many concurrent callers: texts from concurrent requests are merged into shared model runs
-/// (up to the batch limits, waiting at most <see cref="EncodeSchedulerOptions.MaxWait"/>), results are routed
-/// back in order. Admission is bounded by texts in flight, so memory is bounded; a full queue fails fast with
+/// Serves one model to many concurrent callers with continuous batching: when the model is idle a request runs at
+/// once; texts that arrive while a run is in progress are merged into the next run (up to the batch limits, and
+/// after an optional <see cref="EncodeSchedulerOptions.MaxWait"/>); results are routed back in order. Admission is bounded by texts in flight, so memory is bounded; a full queue fails fast with
 /// <see cref="NeuralSparseErrorKind.Overloaded"/>. A cancelled request frees its place before it runs.
 /// </summary>
 public sealed class EncodeScheduler : IAsyncDisposable
@@ -53,6 +57,7 @@ public sealed class EncodeScheduler : IAsyncDisposable
         _encoder = encoder ?? throw new ArgumentNullException(nameof(encoder));
         _options = options ?? new EncodeSchedulerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.QueueCapacity, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxWait, TimeSpan.Zero, nameof(options));
         _worker = Task.Run(RunAsync);
     }
 
@@ -151,6 +156,10 @@ public sealed class EncodeScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Continuous batching: takes what is queued now (the texts that arrived during the previous run), up to the
+    /// limits. Only with the opt-in <see cref="EncodeSchedulerOptions.MaxWait"/> does it wait for more.
+    /// </summary>
     private async Task GatherAsync(List<WorkItem> gathered)
     {
         int maxTexts = _options.Batching.MaxBatchSize;
@@ -162,6 +171,11 @@ public sealed class EncodeScheduler : IAsyncDisposable
         {
             if (_queue.Reader.TryRead(out WorkItem? item))
             {
+                if (item.IsCancelled)
+                {
+                    continue; // its caller gave up: it takes no room in the run
+                }
+
                 gathered.Add(item);
                 texts += item.Tokens.Length;
                 tokens += item.Tokens.Sum(t => (long)t.Length);
@@ -169,12 +183,23 @@ public sealed class EncodeScheduler : IAsyncDisposable
             }
 
             TimeSpan remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (gathered.Count > 0 && (remaining <= TimeSpan.Zero || _options.MaxWait == TimeSpan.Zero))
+            if (gathered.Count > 0 && remaining <= TimeSpan.Zero)
             {
                 return;
             }
 
-            using var wait = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1));
+            if (gathered.Count == 0 && remaining <= TimeSpan.Zero)
+            {
+                // Everything read so far was cancelled: wait for new work without a deadline.
+                if (!await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            using var wait = new CancellationTokenSource(remaining);
             try
             {
                 if (!await _queue.Reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
@@ -251,6 +276,9 @@ public sealed class EncodeScheduler : IAsyncDisposable
 
         /// <summary>The worker claims the item for a run; false if the caller cancelled first.</summary>
         public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Pending) == Pending;
+
+        /// <summary>Whether the caller cancelled before the worker took the item.</summary>
+        public bool IsCancelled => Volatile.Read(ref _state) == Cancelled;
 
         /// <summary>The caller cancels; false if the worker already took the item.</summary>
         public bool TryCancel() => Interlocked.CompareExchange(ref _state, Cancelled, Pending) == Pending;

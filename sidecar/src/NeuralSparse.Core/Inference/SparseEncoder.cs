@@ -13,17 +13,22 @@ public sealed record SparseEncoderOptions
     public int MaxBatchSize { get; init; } = 32;
 
     /// <summary>
-    /// Most padded tokens (rows × longest row) in one model run. Defaults to 4,096. The MLM head materializes
-    /// [tokens × 30,522] logits inside the runtime (500 MB at 4,096 tokens); on a 2-core CPU, one run of 8,192
-    /// tokens measured 1.3–2.8× slower per document than two runs of 4,096 (docs/benchmarks.md).
+    /// Most padded tokens (rows × longest row) in one model run. Defaults to 4,096. This budget was set when the MLM
+    /// head materialized [tokens × 30,522] logits (500 MB at 4,096 tokens; one run of 8,192 tokens measured 1.3–2.8×
+    /// slower per document than two runs of 4,096 on a 2-core CPU, docs/benchmarks.md). The chunked head (the
+    /// default since issue 11) holds one chunk of logits at a time.
     /// </summary>
+    // TODO(issue 11, integrator): raise this default (and Batching:MaxBatchTokens in SidecarOptions, appsettings.json
+    // and docs/sidecar.md) to what `bench --parts head` supports on a quiet machine: peak RSS and % of the GEMM probe
+    // per size for graph-chunks at 4k/8k/16k tokens.
     public int MaxBatchTokens { get; init; } = 4_096;
 }
 
 /// <summary>
 /// Turns texts into sparse vectors. Documents (and bi-encoder queries) go through the model: tokenize, batch by
 /// length, run, zero special tokens, apply the model-side prune, keep positive finite weights, apply the request's
-/// prune rule. Doc-only queries are weighted by the idf table without running the model. Thread-safe.
+/// prune rule. Doc-only queries are weighted by the idf table without running the model. A blank text (see
+/// <see cref="IsBlank"/>) is an empty vector, document or query, without a model run. Thread-safe.
 /// </summary>
 public sealed class SparseEncoder : IDisposable
 {
@@ -52,7 +57,7 @@ public sealed class SparseEncoder : IDisposable
     /// <summary>Token ids of <paramref name="text"/> as the model sees it ([CLS] … [SEP], truncated to the max length).</summary>
     public int[] Tokenize(string text) => Model.Tokenizer.Encode(text, Model.MaxLength);
 
-    /// <summary>Encodes documents through the model. Results are in input order; an empty text gives an empty vector.</summary>
+    /// <summary>Encodes documents through the model. Results are in input order; a blank text gives an empty vector.</summary>
     public IReadOnlyList<SparseVector> EncodeDocuments(
         IReadOnlyList<string> texts, SparsePruneRule? prune = null, CancellationToken cancellationToken = default)
     {
@@ -88,6 +93,14 @@ public sealed class SparseEncoder : IDisposable
     /// <inheritdoc />
     public void Dispose() => _backend.Dispose();
 
+    /// <summary>
+    /// Whether tokens from <see cref="Tokenize"/> hold nothing but [CLS] and [SEP]: the text was empty, whitespace, or
+    /// only characters the normalizer removes (controls, zero-width formats, U+FFFD). A text without words gets no
+    /// weights, rather than the model's output for [CLS] [SEP]: generic tokens every blank document would share.
+    /// neural-search never sends a blank field (docs/sidecar.md), so this decides what direct callers get.
+    /// </summary>
+    internal static bool IsBlank(ReadOnlySpan<int> tokens) => tokens.Length <= 2;
+
     /// <summary>Runs already-tokenized texts through the model, unpruned, with the given batch limits (the scheduler's path).</summary>
     internal IReadOnlyList<SparseVector> EncodeTokenized(int[][] tokens, SparseEncoderOptions batching, CancellationToken cancellationToken) =>
         EncodeWithModel(tokens, SparsePruneRule.None, batching, cancellationToken);
@@ -95,8 +108,14 @@ public sealed class SparseEncoder : IDisposable
     private SparseVector EncodeQueryByIdf(string text, IdfTable idf)
     {
         // Each distinct non-special token of the (truncated) query weighs its idf, as ml-commons' SPARSE_TOKENIZE does.
+        int[] tokens = Tokenize(text);
+        if (IsBlank(tokens))
+        {
+            return SparseVector.Empty;
+        }
+
         var weights = new Dictionary<int, float>();
-        foreach (int id in Tokenize(text))
+        foreach (int id in tokens)
         {
             if (!Model.SpecialTokenIds.Contains(id))
             {
@@ -123,8 +142,7 @@ public sealed class SparseEncoder : IDisposable
         prune.Validate();
         var results = new SparseVector[tokens.Length];
 
-        // A text with no content tokens (empty or whitespace) encodes to an empty vector without a model run.
-        int[] withContent = [.. Enumerable.Range(0, tokens.Length).Where(i => tokens[i].Length > 2)];
+        int[] withContent = [.. Enumerable.Range(0, tokens.Length).Where(i => !IsBlank(tokens[i]))];
         foreach (int i in Enumerable.Range(0, tokens.Length).Except(withContent))
         {
             results[i] = SparseVector.Empty;

@@ -87,9 +87,20 @@ public sealed class WordPieceTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 2);
-        int[] buffer = new int[Math.Min(maxLength, text.Length + 2)];
-        int count = Encode(text, buffer, addSpecialTokens: true);
-        return count == buffer.Length ? buffer : buffer[..count];
+        var sink = new TokenSink(initialCapacity: text.Length, limit: maxLength - 2);
+        try
+        {
+            EncodeContent(text, ref sink);
+            int[] ids = new int[sink.Count + 2];
+            ids[0] = ClsId;
+            sink.Written.CopyTo(ids.AsSpan(1));
+            ids[^1] = SepId;
+            return ids;
+        }
+        finally
+        {
+            sink.Dispose();
+        }
     }
 
     /// <summary>
@@ -100,7 +111,9 @@ public sealed class WordPieceTokenizer
     {
         if (!addSpecialTokens)
         {
-            return EncodeContent(text, destination);
+            var content = new TokenSink(destination);
+            EncodeContent(text, ref content);
+            return content.Count;
         }
 
         if (destination.Length < 2)
@@ -109,24 +122,33 @@ public sealed class WordPieceTokenizer
         }
 
         destination[0] = ClsId;
-        int count = EncodeContent(text, destination[1..^1]);
-        destination[count + 1] = SepId;
-        return count + 2;
+        var sink = new TokenSink(destination[1..^1]);
+        EncodeContent(text, ref sink);
+        destination[sink.Count + 1] = SepId;
+        return sink.Count + 2;
     }
 
     /// <summary>The token strings of <paramref name="text"/> without [CLS]/[SEP], at most <paramref name="maxTokens"/>.</summary>
     public IReadOnlyList<string> Tokenize(string text, int maxTokens = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(text);
-        int[] ids = new int[Math.Min(maxTokens, (text.Length * 2) + 2)];
-        int count = EncodeContent(text, ids);
-        var tokens = new string[count];
-        for (int i = 0; i < count; i++)
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTokens);
+        var sink = new TokenSink(initialCapacity: text.Length, limit: maxTokens);
+        try
         {
-            tokens[i] = _idToToken[ids[i]];
-        }
+            EncodeContent(text, ref sink);
+            var tokens = new string[sink.Count];
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                tokens[i] = _idToToken[sink.Written[i]];
+            }
 
-        return tokens;
+            return tokens;
+        }
+        finally
+        {
+            sink.Dispose();
+        }
     }
 
     /// <summary>
@@ -178,9 +200,8 @@ public sealed class WordPieceTokenizer
             ? id
             : throw new InvalidDataException($"The vocabulary has no '{token}' token; a BERT WordPiece vocabulary is required.");
 
-    private int EncodeContent(ReadOnlySpan<char> text, Span<int> destination)
+    private void EncodeContent(ReadOnlySpan<char> text, ref TokenSink sink)
     {
-        var sink = new TokenSink(destination);
         int segmentStart = 0;
         int position = 0;
         while (!sink.IsFull && _rawSpecialTokens.Length > 0)
@@ -208,8 +229,6 @@ public sealed class WordPieceTokenizer
         {
             TokenizeSegment(text[segmentStart..], ref sink);
         }
-
-        return sink.Count;
     }
 
     private (string Content, int Id)? MatchSpecialToken(ReadOnlySpan<char> text)
@@ -305,17 +324,15 @@ public sealed class WordPieceTokenizer
         var decomposed = new PooledCharBuffer(0);
         try
         {
-            if (stripAccents && !cleaned.IsNormalized(NormalizationForm.FormD))
+            if (stripAccents && !IsDecomposed(cleaned))
             {
-                int length = cleaned.GetNormalizedLength(NormalizationForm.FormD);
-                cleaned.TryNormalize(decomposed.GetSpan(length), out int written, NormalizationForm.FormD);
-                decomposed.Advance(written);
+                Decompose(cleaned, ref decomposed);
                 source = decomposed.Written;
             }
 
             foreach (Rune rune in source.EnumerateRunes())
             {
-                if (stripAccents && Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.NonSpacingMark)
+                if (stripAccents && BertTextRules.IsNonSpacingMark(rune))
                 {
                     continue;
                 }
@@ -326,6 +343,41 @@ public sealed class WordPieceTokenizer
         finally
         {
             decomposed.Dispose();
+        }
+    }
+
+    // .NET's normalization (ICU) refuses U+FFFE, a noncharacter that Hugging Face keeps (its word becomes [UNK]). It
+    // has no decomposition and never combines, so the parts around it are decomposed on their own.
+    private const char NonCharacter = '\uFFFE';
+
+    private static bool IsDecomposed(ReadOnlySpan<char> text)
+    {
+        foreach (Range part in text.Split(NonCharacter))
+        {
+            if (!text[part].IsNormalized(NormalizationForm.FormD))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void Decompose(ReadOnlySpan<char> text, ref PooledCharBuffer output)
+    {
+        bool first = true;
+        foreach (Range range in text.Split(NonCharacter))
+        {
+            if (!first)
+            {
+                output.Append(NonCharacter);
+            }
+
+            first = false;
+            ReadOnlySpan<char> part = text[range];
+            int length = part.GetNormalizedLength(NormalizationForm.FormD);
+            part.TryNormalize(output.GetSpan(length), out int written, NormalizationForm.FormD);
+            output.Advance(written);
         }
     }
 
@@ -451,13 +503,35 @@ public sealed class WordPieceTokenizer
         return count;
     }
 
-    private ref struct TokenSink(Span<int> destination)
+    /// <summary>
+    /// Where token ids go: a caller's span (fixed size), or a pooled buffer that grows up to a limit. The number of
+    /// tokens is not known before normalization: NFD can make the text longer (a Hangul syllable is 2–3 jamo tokens),
+    /// so the pooled buffer starts at a guess and grows instead of truncating at it.
+    /// </summary>
+    private ref struct TokenSink
     {
-        private readonly Span<int> _destination = destination;
+        private readonly int _limit;
+        private Span<int> _destination;
+        private int[]? _rented;
+
+        public TokenSink(Span<int> destination)
+        {
+            _destination = destination;
+            _limit = destination.Length;
+        }
+
+        public TokenSink(int initialCapacity, int limit)
+        {
+            _limit = limit;
+            _rented = ArrayPool<int>.Shared.Rent(Math.Clamp(initialCapacity, 16, Math.Max(16, limit)));
+            _destination = _rented;
+        }
 
         public int Count { get; private set; }
 
-        public readonly bool IsFull => Count >= _destination.Length;
+        public readonly bool IsFull => Count >= _limit;
+
+        public readonly ReadOnlySpan<int> Written => _destination[..Count];
 
         public bool TryAdd(int id)
         {
@@ -466,8 +540,33 @@ public sealed class WordPieceTokenizer
                 return false;
             }
 
+            if (Count == _destination.Length)
+            {
+                Grow();
+            }
+
             _destination[Count++] = id;
             return true;
+        }
+
+        public void Dispose()
+        {
+            if (_rented is { } rented)
+            {
+                _rented = null;
+                _destination = default;
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+
+        private void Grow()
+        {
+            // Only a pooled sink can be full of its buffer below its limit; a caller's span has its length as limit.
+            int[] bigger = ArrayPool<int>.Shared.Rent((int)Math.Min((long)_destination.Length * 2, Math.Max(_limit, 16)));
+            _destination[..Count].CopyTo(bigger);
+            ArrayPool<int>.Shared.Return(_rented!);
+            _rented = bigger;
+            _destination = bigger;
         }
     }
 }

@@ -87,18 +87,32 @@ internal static class PoolingGraphRewriter
 
         long opset = signature.DefaultOpset;
         var builder = new OnnxGraphBuilder(model.Graph, "pool_");
+        string masked = builder.Node("Mul", [signature.OutputName, MaskPerPosition(builder, opset)]);
+        AppendActivation(builder, ReduceMaxOverSequence(builder, masked, opset), signature, activation, vocabularySize);
+    }
 
+    /// <summary>The attention mask as float [batch, sequence, 1], to multiply logits with.</summary>
+    internal static string MaskPerPosition(OnnxGraphBuilder builder, long opset)
+    {
         string maskFloat = builder.Node("Cast", ["attention_mask"], OnnxGraphBuilder.Int("to", (long)TensorProto.Types.DataType.Float));
 
         // Opset 13 moved Unsqueeze's axes, and opset 18 ReduceMax's axes, from attributes to inputs.
-        string maskExpanded = opset >= 13
+        return opset >= 13
             ? builder.Node("Unsqueeze", [maskFloat, builder.Int64Vector(-1)])
             : builder.Node("Unsqueeze", [maskFloat], OnnxGraphBuilder.Ints("axes", -1));
-        string masked = builder.Node("Mul", [signature.OutputName, maskExpanded]);
-        string pooled = opset >= 18
-            ? builder.Node("ReduceMax", [masked, builder.Int64Vector(1)], OnnxGraphBuilder.Int("keepdims", 0))
-            : builder.Node("ReduceMax", [masked], OnnxGraphBuilder.Ints("axes", 1), OnnxGraphBuilder.Int("keepdims", 0));
+    }
 
+    /// <summary>Max over axis 1 (the sequence) of [batch, sequence, columns], giving [batch, columns].</summary>
+    internal static string ReduceMaxOverSequence(OnnxGraphBuilder builder, string values, long opset) => opset >= 18
+        ? builder.Node("ReduceMax", [values, builder.Int64Vector(1)], OnnxGraphBuilder.Int("keepdims", 0))
+        : builder.Node("ReduceMax", [values], OnnxGraphBuilder.Ints("axes", 1), OnnxGraphBuilder.Int("keepdims", 0));
+
+    /// <summary>
+    /// Slices pooled [batch, columns] to the vocabulary, applies the activation and makes the result the graph's only
+    /// output, <see cref="PooledOutputName"/>.
+    /// </summary>
+    internal static void AppendActivation(OnnxGraphBuilder builder, string pooled, GraphSignature signature, SparseActivation activation, int vocabularySize)
+    {
         if (signature.StaticColumns is null || signature.StaticColumns > vocabularySize)
         {
             // Slicing [batch, columns] after pooling is cheap; on a dynamic width it is a no-op guard.
@@ -117,8 +131,8 @@ internal static class PoolingGraphRewriter
             builder.NodeTo(PooledOutputName, "Log", [builder.Node("Add", [relu, one])]);
         }
 
-        model.Graph.Output.Clear();
-        model.Graph.Output.Add(OnnxGraphBuilder.TensorInfo(PooledOutputName, TensorProto.Types.DataType.Float, "batch", (long)vocabularySize));
+        builder.Graph.Output.Clear();
+        builder.Graph.Output.Add(OnnxGraphBuilder.TensorInfo(PooledOutputName, TensorProto.Types.DataType.Float, "batch", (long)vocabularySize));
     }
 
     private static long DefaultOpset(ModelProto model) =>

@@ -24,6 +24,9 @@ public sealed class SidecarOptions
 
     /// <summary>API key authentication.</summary>
     public AuthOptions Auth { get; set; } = new();
+
+    /// <summary>Warm-up before readiness.</summary>
+    public WarmUpOptions WarmUp { get; set; } = new();
 }
 
 /// <summary>One served model.</summary>
@@ -46,6 +49,19 @@ public sealed class ModelOptions
 
     /// <summary>Let ONNX Runtime's threads spin while idle (its default). See docs/benchmarks.md for when to turn it off.</summary>
     public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
+    /// How the masked-LM head runs: <c>graph-chunks</c> (default: in the graph over chunks of tokens, never holding
+    /// [tokens × vocabulary] logits), <c>host-chunks</c> (two sessions, max-pooled on the host, padding skipped) or
+    /// <c>fused</c> (all logits at once, as before).
+    /// </summary>
+    public string Head { get; set; } = "graph-chunks";
+
+    /// <summary>Tokens per head chunk. Defaults to 512.</summary>
+    public int HeadChunkTokens { get; set; } = 512;
+
+    /// <summary><c>none</c> (default, float32) or <c>int8</c> (opt-in, CPU: int8 weights per column, dynamic activations).</summary>
+    public string Quantization { get; set; } = "none";
 }
 
 /// <summary>Listening addresses.</summary>
@@ -74,13 +90,27 @@ public sealed class BatchingOptions
     public int MaxBatchSize { get; set; } = 32;
 
     /// <summary>Most padded tokens per model run. Defaults to 4,096 (see docs/benchmarks.md).</summary>
+    // TODO(issue 11, integrator): raise with SparseEncoderOptions.MaxBatchTokens once `bench --parts head` is measured.
     public int MaxBatchTokens { get; set; } = 4096;
 
-    /// <summary>How long a text may wait for others to share its run, in milliseconds. Defaults to 2.</summary>
-    public double MaxWaitMilliseconds { get; set; } = 2;
+    /// <summary>
+    /// Opt-in wait, in milliseconds, for an idle model to collect company before it starts a run. Defaults to 0:
+    /// continuous batching (an idle model starts at once; texts arriving during a run form the next one).
+    /// </summary>
+    public double MaxWaitMilliseconds { get; set; }
 
     /// <summary>Most texts queued or running per model; more are refused with 429. Defaults to 1,024.</summary>
     public int QueueCapacity { get; set; } = 1024;
+}
+
+/// <summary>Warm-up before readiness.</summary>
+public sealed class WarmUpOptions
+{
+    /// <summary>
+    /// Time budget of the warm-up, in seconds: runs over each batch-size step up to the batch limits, then requests
+    /// over HTTP and gRPC until the JIT compiler is quiet. Defaults to 30. 0: a single short run per model.
+    /// </summary>
+    public double MaxSeconds { get; set; } = 30;
 }
 
 /// <summary>Request limits.</summary>

@@ -24,6 +24,10 @@ internal sealed class SidecarOptionsValidator : IValidateOptions<SidecarOptions>
             Check(string.IsNullOrWhiteSpace(model.Directory) || Directory.Exists(model.Directory), $"Models:{i}:Directory", "must be an existing directory", model.Directory);
             Check(model.Device is "cpu" or "cuda", $"Models:{i}:Device", "must be 'cpu' or 'cuda'", model.Device);
             Check(model.IntraOpThreads is >= 0 and <= 1024, $"Models:{i}:IntraOpThreads", "must be between 0 (one per processor) and 1024", model.IntraOpThreads);
+            Check(model.Head is "graph-chunks" or "host-chunks" or "fused", $"Models:{i}:Head", "must be 'graph-chunks', 'host-chunks' or 'fused'", model.Head);
+            Check(model.HeadChunkTokens is >= 1 and <= 65_536, $"Models:{i}:HeadChunkTokens", "must be between 1 and 65536", model.HeadChunkTokens);
+            Check(model.Quantization is "none" or "int8", $"Models:{i}:Quantization", "must be 'none' or 'int8'", model.Quantization);
+            Check(model.Quantization != "int8" || model.Device == "cpu", $"Models:{i}:Quantization", "'int8' runs on the CPU only; use Device 'cpu' or Quantization 'none'", model.Quantization);
         }
 
         Check(System.Net.IPAddress.TryParse(options.Listen.Address, out _), "Listen:Address", "must be an IP address such as 127.0.0.1 or 0.0.0.0", options.Listen.Address);
@@ -36,6 +40,8 @@ internal sealed class SidecarOptionsValidator : IValidateOptions<SidecarOptions>
         Check(options.Batching.MaxBatchTokens is >= 1 and <= 1_048_576, "Batching:MaxBatchTokens", "must be between 1 and 1048576", options.Batching.MaxBatchTokens);
         Check(options.Batching.MaxWaitMilliseconds is >= 0 and <= 1000, "Batching:MaxWaitMilliseconds", "must be between 0 and 1000", options.Batching.MaxWaitMilliseconds);
         Check(options.Batching.QueueCapacity >= 1, "Batching:QueueCapacity", "must be at least 1", options.Batching.QueueCapacity);
+
+        Check(options.WarmUp.MaxSeconds is >= 0 and <= 3600, "WarmUp:MaxSeconds", "must be between 0 and 3600", options.WarmUp.MaxSeconds);
 
         Check(options.Limits.MaxTextsPerRequest >= 1, "Limits:MaxTextsPerRequest", "must be at least 1", options.Limits.MaxTextsPerRequest);
         Check(options.Limits.MaxTextsPerRequest <= options.Batching.QueueCapacity, "Limits:MaxTextsPerRequest", "must not exceed Batching:QueueCapacity, or such a request could never be admitted", options.Limits.MaxTextsPerRequest);

@@ -19,6 +19,7 @@ namespace NeuralSparse.Sidecar.Grpc;
 /// <c>neuralsparse.v1.SparseEncoder</c> on Grpc.AspNetCore. Framing, compression, deadlines, cancellation and message
 /// size limits are the library's; API keys and the error table are <see cref="SidecarGrpcInterceptor"/>'s.
 /// </summary>
+[BindServiceMethod(typeof(SparseEncoderBinding), nameof(SparseEncoderBinding.BindService))]
 internal sealed class SparseEncoderService(ModelHost models, IOptions<SidecarOptions> options) : global::NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderBase
 {
     private readonly LimitsOptions _limits = options.Value.Limits;

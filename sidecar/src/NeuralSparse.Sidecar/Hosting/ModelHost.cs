@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Options;
 using NeuralSparse.Core.Errors;
 using NeuralSparse.Core.Inference;
@@ -10,15 +11,19 @@ using NeuralSparse.Sidecar.Metrics;
 namespace NeuralSparse.Sidecar.Hosting;
 
 /// <summary>
-/// Loads every configured model in the background (so liveness answers at once), warms each up, then reports
-/// ready. On shutdown readiness drops first; the schedulers are drained when the container is disposed, after the
-/// server has finished its in-flight requests.
+/// Loads every configured model in the background (so liveness answers at once), warms the service up
+/// (<see cref="ServiceWarmUp"/>: each batch-size step, then the request paths until the JIT is quiet), then reports
+/// ready. Requests are served from the moment the models are loaded (the warm-up's own requests go through the
+/// real transports); readiness says when the first ones will be as fast as later ones. On shutdown readiness drops
+/// first; the schedulers are drained when the container is disposed, after the server has finished its in-flight
+/// requests.
 /// </summary>
 internal sealed class ModelHost(
     IOptions<SidecarOptions> options,
     ILoggerFactory loggerFactory,
     IHostApplicationLifetime lifetime,
-    SidecarMetrics metrics) : BackgroundService, IAsyncDisposable
+    SidecarMetrics metrics,
+    IServer? server = null) : BackgroundService, IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<ModelHost>();
     private readonly object _gate = new();
@@ -26,6 +31,7 @@ internal sealed class ModelHost(
     private EncodeScheduler? _default;
     private TaskCompletionSource _readinessChanged = NewSignal();
     private bool _ready;
+    private bool _accepting;
 
     /// <summary>True once every model is loaded and warmed up, until shutdown begins.</summary>
     public bool IsReady
@@ -69,7 +75,7 @@ internal sealed class ModelHost(
     {
         lock (_gate)
         {
-            if (!_ready || _default is null)
+            if (!_accepting || _default is null)
             {
                 throw new NeuralSparseException(NeuralSparseErrorKind.Unavailable, "The models are still loading, or the service is shutting down; retry shortly.");
             }
@@ -100,8 +106,15 @@ internal sealed class ModelHost(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var serverStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lifetime.ApplicationStarted.Register(() => serverStarted.TrySetResult());
         lifetime.ApplicationStopping.Register(() =>
         {
+            lock (_gate)
+            {
+                _accepting = false;
+            }
+
             SetReady(false);
             SidecarLog.ShuttingDown(_logger, Schedulers.Sum(s => s.TextsInFlight));
         });
@@ -111,18 +124,15 @@ internal sealed class ModelHost(
         {
             // ONNX Runtime session creation is CPU-bound and synchronous: keep it off the host's start-up path.
             List<EncodeScheduler> loaded = await Task.Run(() => LoadAll(stoppingToken), stoppingToken);
-            foreach (EncodeScheduler scheduler in loaded)
-            {
-                await scheduler.EncodeAsync(["warm up"], EncodeKind.Document, cancellationToken: stoppingToken);
-            }
-
             lock (_gate)
             {
                 _schedulers = loaded.ToDictionary(s => s.Encoder.Model.Name, StringComparer.Ordinal);
                 _default = loaded[0];
+                _accepting = !stoppingToken.IsCancellationRequested;
             }
 
             metrics.ObserveQueues(() => Schedulers);
+            await new ServiceWarmUp(options.Value, server, _logger).RunAsync(loaded, serverStarted.Task, stoppingToken);
             SetReady(!stoppingToken.IsCancellationRequested);
             SidecarLog.ModelsReady(_logger, loaded.Count, string.Join(", ", loaded.Select(s => s.Encoder.Model.Name)), clock.Elapsed.TotalSeconds);
         }
@@ -171,9 +181,12 @@ internal sealed class ModelHost(
                 RequireDevice = model.RequireDevice,
                 IntraOpThreads = model.IntraOpThreads,
                 AllowSpinning = model.AllowSpinning,
+                Head = model.Head switch { "host-chunks" => HeadEvaluation.HostChunks, "fused" => HeadEvaluation.Fused, _ => HeadEvaluation.GraphChunks },
+                HeadChunkTokens = model.HeadChunkTokens,
+                Quantization = model.Quantization == "int8" ? WeightQuantization.Int8 : WeightQuantization.None,
             };
             var batching = new SparseEncoderOptions { MaxBatchSize = settings.Batching.MaxBatchSize, MaxBatchTokens = settings.Batching.MaxBatchTokens };
-            var encoder = new SparseEncoder(definition, OnnxSparseModelBackend.Create(definition, backendOptions, loggerFactory.CreateLogger<OnnxSparseModelBackend>()), batching);
+            var encoder = new SparseEncoder(definition, SparseModelBackends.Create(definition, backendOptions, loggerFactory.CreateLogger<OnnxSparseModelBackend>()), batching);
             var scheduler = new EncodeScheduler(encoder, new EncodeSchedulerOptions
             {
                 QueueCapacity = settings.Batching.QueueCapacity,

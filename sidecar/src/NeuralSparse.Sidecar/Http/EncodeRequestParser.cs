@@ -56,16 +56,22 @@ internal static class EncodeRequestParser
         return texts;
     }
 
-    /// <summary>System.Text.Json accepts invalid UTF-8 inside strings until they are read; report it as the client's error.</summary>
+    /// <summary>
+    /// Reads a JSON string. Text that is not valid Unicode, an unpaired surrogate escape (<c>"\ud800"</c>, as Python's
+    /// <c>json.dumps</c> writes for undecodable bytes) or bytes that are not UTF-8, is refused naming the field, as
+    /// gRPC refuses a string that is not UTF-8 (Google.Protobuf rejects it when parsing): one rule for both protocols.
+    /// </summary>
     private static string ReadString(JsonElement element, string field)
     {
         try
         {
             return element.GetString()!;
         }
-        catch (InvalidOperationException ex) when (ex.InnerException is System.Text.DecoderFallbackException)
+        catch (InvalidOperationException)
         {
-            throw Invalid($"{field} is not valid UTF-8.");
+            // The reader checks an escape's syntax, not the text it makes: GetString finds the unpaired surrogate.
+            throw Invalid($"{field} is not valid UTF-8 text: it has bytes that are not UTF-8 or an unpaired surrogate escape (such as \\ud800). "
+                + "In Python, drop or replace undecodable characters (errors='replace') before json.dumps.");
         }
     }
 
@@ -79,7 +85,7 @@ internal static class EncodeRequestParser
         SparseKeyFormat format = SparseKeyFormat.Word;
         if (root.TryGetProperty("sparse_embedding_format", out JsonElement formatElement) && formatElement.ValueKind != JsonValueKind.Null)
         {
-            string? value = formatElement.ValueKind == JsonValueKind.String ? formatElement.GetString() : null;
+            string? value = formatElement.ValueKind == JsonValueKind.String ? ReadString(formatElement, "\"sparse_embedding_format\"") : null;
             format = value?.ToUpperInvariant() switch
             {
                 "WORD" => SparseKeyFormat.Word,
@@ -92,7 +98,7 @@ internal static class EncodeRequestParser
         if (root.TryGetProperty("prune_type", out JsonElement typeElement) && typeElement.ValueKind != JsonValueKind.Null)
         {
             pruneType = typeElement.ValueKind == JsonValueKind.String
-                ? typeElement.GetString()
+                ? ReadString(typeElement, "\"prune_type\"")
                 : throw Invalid($"\"prune_type\" must be a string; got {Kind(typeElement)}.");
         }
 

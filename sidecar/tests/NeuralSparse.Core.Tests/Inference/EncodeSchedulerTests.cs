@@ -37,6 +37,79 @@ public sealed class EncodeSchedulerTests : IDisposable
     }
 
     [Fact]
+    public void Options_DefaultToContinuousBatching_WithoutAWait() =>
+        Assert.Equal(TimeSpan.Zero, new EncodeSchedulerOptions().MaxWait);
+
+    [Fact]
+    public async Task EncodeAsync_IdleModel_RunsALoneRequestAtOnce()
+    {
+        _backend.Close();
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
+
+        Task<IReadOnlyList<SparseVector>> lone = scheduler.EncodeAsync(["a"], EncodeKind.Query);
+
+        // No other request ever comes: the run starts without waiting for company.
+        await _backend.Entered.WaitAsync(Timeout);
+        _backend.Open();
+        Assert.Equal([5], (await lone.WaitAsync(Timeout))[0].TokenIds);
+        Assert.Equal([1], _backend.BatchSizes);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_TextsArrivingDuringARun_FormTheNextRunTogether()
+    {
+        _backend.Close();
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
+        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        await _backend.Entered.WaitAsync(Timeout);
+
+        Task<IReadOnlyList<SparseVector>>[] arrivals =
+        [
+            scheduler.EncodeAsync(["b"], EncodeKind.Document),
+            scheduler.EncodeAsync(["c", "d"], EncodeKind.Document),
+            scheduler.EncodeAsync(["e"], EncodeKind.Query),
+        ];
+        _backend.Open();
+        await running.WaitAsync(Timeout);
+        IReadOnlyList<SparseVector>[] results = await Task.WhenAll(arrivals).WaitAsync(Timeout);
+
+        Assert.Equal([1, 4], _backend.BatchSizes);
+        Assert.Equal([6], results[0][0].TokenIds);
+        Assert.Equal([7], results[1][0].TokenIds);
+        Assert.Equal([8], results[1][1].TokenIds);
+        Assert.Equal([9], results[2][0].TokenIds);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_TextsArrivingDuringARun_AreCappedByTheBatchLimit()
+    {
+        _backend.Close();
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero, maxBatchSize: 2);
+        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        await _backend.Entered.WaitAsync(Timeout);
+
+        Task<IReadOnlyList<SparseVector>>[] arrivals = [.. new[] { "b", "c", "d" }.Select(t => scheduler.EncodeAsync([t], EncodeKind.Document))];
+        _backend.Open();
+        await Task.WhenAll([running, .. arrivals]).WaitAsync(Timeout);
+
+        Assert.Equal([1, 2, 1], _backend.BatchSizes);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_OptInWait_HoldsAnIdleModelForCompanyUntilTheBatchIsFull()
+    {
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.FromHours(1), maxBatchSize: 2);
+
+        Task<IReadOnlyList<SparseVector>> first = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        await Task.Delay(50);
+        Assert.False(_backend.Entered.IsCompleted); // waiting for company, as configured
+        Task<IReadOnlyList<SparseVector>> second = scheduler.EncodeAsync(["b"], EncodeKind.Document);
+        await Task.WhenAll(first, second).WaitAsync(Timeout);
+
+        Assert.Equal([2], _backend.BatchSizes);
+    }
+
+    [Fact]
     public async Task EncodeAsync_PruneRuleAppliesPerRequest()
     {
         await using EncodeScheduler scheduler = Create();
@@ -138,11 +211,12 @@ public sealed class EncodeSchedulerTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private EncodeScheduler Create(int capacity = 64, TimeSpan? maxWait = null, string mode = "bi-encoder")
+    private EncodeScheduler Create(int capacity = 64, TimeSpan? maxWait = null, string mode = "bi-encoder", int maxBatchSize = 32)
     {
         File.WriteAllText(Path.Combine(_directory, "neural-sparse.json"), $$"""{ "mode": "{{mode}}" }""");
-        var encoder = new SparseEncoder(ModelDirectory.Load(_directory), _backend);
-        return new EncodeScheduler(encoder, new EncodeSchedulerOptions { QueueCapacity = capacity, MaxWait = maxWait ?? TimeSpan.Zero });
+        var batching = new SparseEncoderOptions { MaxBatchSize = maxBatchSize };
+        var encoder = new SparseEncoder(ModelDirectory.Load(_directory), _backend, batching);
+        return new EncodeScheduler(encoder, new EncodeSchedulerOptions { QueueCapacity = capacity, MaxWait = maxWait ?? TimeSpan.Zero, Batching = batching });
     }
 
     /// <summary>
@@ -153,9 +227,22 @@ public sealed class EncodeSchedulerTests : IDisposable
     {
         private readonly ManualResetEventSlim _gate = new(initialState: true);
         private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<int> _batchSizes = [];
         private int _runs;
 
         public int Runs => Volatile.Read(ref _runs);
+
+        /// <summary>Rows of every run so far, in order.</summary>
+        public int[] BatchSizes
+        {
+            get
+            {
+                lock (_batchSizes)
+                {
+                    return [.. _batchSizes];
+                }
+            }
+        }
 
         public Task Entered => _entered.Task;
 
@@ -170,6 +257,11 @@ public sealed class EncodeSchedulerTests : IDisposable
         public void Run(ModelBatch batch, Span<float> output, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _runs);
+            lock (_batchSizes)
+            {
+                _batchSizes.Add(batch.BatchSize);
+            }
+
             _entered.TrySetResult();
             _gate.Wait(cancellationToken);
             if (Failure is not null)
