@@ -117,7 +117,7 @@ internal static class SidecarApp
         HttpApi.Map(app);
         SidecarTelemetry.MapScrapeEndpoint(app);
         app.MapGrpcService<SparseEncoderService>();
-        app.MapGrpcHealthChecksService();
+        app.MapGrpcService<SidecarHealthService>();
         app.MapGrpcReflectionService();
 
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -138,8 +138,6 @@ internal static class SidecarApp
             grpc.Interceptors.Add<SidecarGrpcInterceptor>();
         });
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks(health => health.Services.Map(GrpcHealthPublisher.SparseEncoderServiceName, _ => true))
-            .AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
-        services.AddHostedService<GrpcHealthPublisher>();
+        services.AddHealthChecks().AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
     }
 }

@@ -16,11 +16,10 @@ using SparseVector = NeuralSparse.Core.Sparse.SparseVector;
 namespace NeuralSparse.Sidecar.Grpc;
 
 /// <summary>
-/// <c>neuralsparse.v1.SparseEncoder</c> on Grpc.AspNetCore. Framing, compression, deadlines, cancellation and message
+/// <c>neuralsparse.v1.SparseEncoder</c> on Grpc.AspNetCore (bound by <see cref="SparseEncoderBinding"/>). Framing, compression, deadlines, cancellation and message
 /// size limits are the library's; API keys and the error table are <see cref="SidecarGrpcInterceptor"/>'s.
 /// </summary>
-[BindServiceMethod(typeof(SparseEncoderBinding), nameof(SparseEncoderBinding.BindService))]
-internal sealed class SparseEncoderService(ModelHost models, IOptions<SidecarOptions> options) : global::NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderBase
+internal sealed class SparseEncoderService(ModelHost models, IOptions<SidecarOptions> options) : SparseEncoderServiceBase
 {
     private readonly LimitsOptions _limits = options.Value.Limits;
 

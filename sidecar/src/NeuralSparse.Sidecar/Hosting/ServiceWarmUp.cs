@@ -191,7 +191,7 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
                 byte[] frame = new byte[5 + payload.Length];
                 BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
                 payload.CopyTo(frame, 5);
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/{GrpcHealthPublisher.SparseEncoderServiceName}/Encode", UriKind.Relative))
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/{SidecarHealthService.SparseEncoderServiceName}/Encode", UriKind.Relative))
                 {
                     Version = HttpVersion.Version20,
                     VersionPolicy = HttpVersionPolicy.RequestVersionExact,
