@@ -79,9 +79,10 @@ public sealed class SdkAgainstSidecarTests(ModelDirectories models) : IClassFixt
     [Fact]
     public async Task SidecarGrpcEncoderClient_CallerCancels_IsOperationCanceled()
     {
-        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=1000"));
+        // A short batching wait keeps the warm-up before readiness short; the call is cancelled inside that wait.
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=300"));
         using GrpcChannel channel = SidecarGrpcEncoderClient.CreateChannel(new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"));
-        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             new SidecarGrpcEncoderClient(channel, "bi").EncodeDocumentsAsync(["hello"], cancellation.Token));
