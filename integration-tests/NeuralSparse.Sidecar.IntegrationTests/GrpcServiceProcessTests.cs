@@ -21,7 +21,8 @@ public sealed class GrpcServiceProcessTests(ModelDirectories models) : IClassFix
     [Fact]
     public async Task ClientDeadline_IsEnforcedByTheServer()
     {
-        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=1000"));
+        // A 300 ms batching wait outlasts the deadlines below and keeps the warm-up before readiness short.
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=300"));
 
         // grpc-timeout by hand, with no deadline of the client's own: only the server can end this call in time.
         using var http = new HttpClient();
@@ -33,7 +34,7 @@ public sealed class GrpcServiceProcessTests(ModelDirectories models) : IClassFix
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
         request.Headers.TryAddWithoutValidation("te", "trailers");
-        request.Headers.TryAddWithoutValidation("grpc-timeout", "100m");
+        request.Headers.TryAddWithoutValidation("grpc-timeout", "50m");
         using HttpResponseMessage response = await http.SendAsync(request);
         _ = await response.Content.ReadAsByteArrayAsync();
         string? status = response.TrailingHeaders.TryGetValues("grpc-status", out var t) ? t.First()
@@ -43,7 +44,7 @@ public sealed class GrpcServiceProcessTests(ModelDirectories models) : IClassFix
         // And through the library's client, which also keeps its own deadline.
         using GrpcChannel channel = Channel(sidecar);
         var error = await Assert.ThrowsAsync<RpcException>(() => new SparseEncoder.SparseEncoderClient(channel)
-            .EncodeAsync(new EncodeRequest { Texts = { "a" } }, deadline: DateTime.UtcNow.AddMilliseconds(100)).ResponseAsync);
+            .EncodeAsync(new EncodeRequest { Texts = { "a" } }, deadline: DateTime.UtcNow.AddMilliseconds(50)).ResponseAsync);
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await sidecar.Http.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
     }
