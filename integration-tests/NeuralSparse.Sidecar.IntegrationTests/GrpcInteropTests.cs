@@ -14,8 +14,10 @@ public sealed class GrpcInteropTests(ModelDirectories models) : IClassFixture<Mo
 {
     private static readonly string InteropRoot = Path.Combine(SidecarProcess.RepositoryRoot, "integration-tests", "interop");
 
-    [NodeInteropFact]
-    public async Task NodeGrpcJs_CallsEveryMethod_ResultsMatchHttp()
+    [NodeInteropTheory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task NodeGrpcJs_CallsEveryMethod_ResultsMatchHttp(string compression)
     {
         string nodeDirectory = Path.Combine(InteropRoot, "node");
         if (!Directory.Exists(Path.Combine(nodeDirectory, "node_modules", "@grpc", "grpc-js")))
@@ -26,10 +28,11 @@ public sealed class GrpcInteropTests(ModelDirectories models) : IClassFixture<Mo
 
         await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args());
         (int exit, string output) = await RunAsync("node",
-            ["client.mjs", $"127.0.0.1:{sidecar.GrpcPort}", Path.Combine(SidecarProcess.RepositoryRoot, "proto")], nodeDirectory, TimeSpan.FromMinutes(1));
+            ["client.mjs", $"127.0.0.1:{sidecar.GrpcPort}", Path.Combine(SidecarProcess.RepositoryRoot, "proto"), compression], nodeDirectory, TimeSpan.FromMinutes(1));
         Assert.True(exit == 0, output);
         JsonElement result = JsonDocument.Parse(output).RootElement;
 
+        Assert.Equal(compression, result.GetProperty("compression").GetString());
         Assert.Equal("SERVING", result.GetProperty("health").GetProperty("response").GetProperty("status").GetString());
         Assert.Equal(["bi", "doc"], result.GetProperty("info").GetProperty("response").GetProperty("models").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
         await AssertMatchesHttpAsync(sidecar, result.GetProperty("encode").GetProperty("response").GetProperty("vectors"), "/v1/documents", ["hello world", "", "the weather in ny"]);
@@ -43,21 +46,24 @@ public sealed class GrpcInteropTests(ModelDirectories models) : IClassFixture<Mo
         Assert.Equal("SERVING", result.GetProperty("watch").GetProperty("status").GetString());
     }
 
-    [PythonInteropFact]
-    public async Task PythonGrpcio_CallsEncodeStreamAndHealth_ResultsMatchHttp()
+    [PythonInteropTheory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task PythonGrpcio_CallsEncodeStreamAndHealth_ResultsMatchHttp(string compression)
     {
-        string descriptors = Path.Combine(models.Root, "descriptors.pb");
+        string descriptors = Path.Combine(models.Root, $"descriptors-{compression}.pb");
         var set = new FileDescriptorSet();
         set.File.Add(FileDescriptorProto.Parser.ParseFrom(Grpc.Health.V1.HealthReflection.Descriptor.SerializedData));
         set.File.Add(FileDescriptorProto.Parser.ParseFrom(Grpc.V1.NeuralSparseReflection.Descriptor.SerializedData));
         await File.WriteAllBytesAsync(descriptors, set.ToByteArray());
 
         await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args());
-        (int exit, string output) = await RunAsync(PythonInteropFactAttribute.Python,
-            [Path.Combine(InteropRoot, "python", "client.py"), $"127.0.0.1:{sidecar.GrpcPort}", descriptors], InteropRoot, TimeSpan.FromMinutes(1));
+        (int exit, string output) = await RunAsync(InteropTools.Python,
+            [Path.Combine(InteropRoot, "python", "client.py"), $"127.0.0.1:{sidecar.GrpcPort}", descriptors, compression], InteropRoot, TimeSpan.FromMinutes(1));
         Assert.True(exit == 0, output);
         JsonElement result = JsonDocument.Parse(output).RootElement;
 
+        Assert.Equal(compression, result.GetProperty("compression").GetString());
         Assert.Equal("SERVING", result.GetProperty("health").GetProperty("response").GetProperty("status").GetString());
         await AssertMatchesHttpAsync(sidecar, result.GetProperty("encode").GetProperty("response").GetProperty("vectors"), "/v1/documents", ["hello world", "", "the weather in ny"]);
         await AssertMatchesHttpAsync(sidecar, result.GetProperty("query").GetProperty("response").GetProperty("vectors"), "/v1/models/doc/queries", ["What's the weather in ny now?"]);
@@ -101,15 +107,22 @@ public sealed class GrpcInteropTests(ModelDirectories models) : IClassFixture<Mo
 }
 
 /// <summary>Runs when node is installed; the test installs the pinned grpc-js packages with npm ci.</summary>
-internal sealed class NodeInteropFactAttribute : FactAttribute
+internal sealed class NodeInteropTheoryAttribute : TheoryAttribute
 {
-    public NodeInteropFactAttribute()
+    public NodeInteropTheoryAttribute()
     {
-        if (!ToolExists("node", "--version"))
+        if (!InteropTools.ToolExists("node", "--version"))
         {
             Skip = "node is not installed: the @grpc/grpc-js interop test needs Node.js and npm.";
         }
     }
+}
+
+/// <summary>The external programs the interop tests run.</summary>
+internal static class InteropTools
+{
+    /// <summary>Debian's interpreter, which the python3-grpcio package is built for (not a pyenv one on PATH).</summary>
+    public const string Python = "/usr/bin/python3";
 
     internal static bool ToolExists(string program, params string[] args)
     {
@@ -133,14 +146,11 @@ internal sealed class NodeInteropFactAttribute : FactAttribute
 }
 
 /// <summary>Runs when Debian's python3-grpcio and python3-protobuf are installed (.ci/run installs them).</summary>
-internal sealed class PythonInteropFactAttribute : FactAttribute
+internal sealed class PythonInteropTheoryAttribute : TheoryAttribute
 {
-    /// <summary>Debian's interpreter, which the python3-grpcio package is built for (not a pyenv one on PATH).</summary>
-    public const string Python = "/usr/bin/python3";
-
-    public PythonInteropFactAttribute()
+    public PythonInteropTheoryAttribute()
     {
-        if (!NodeInteropFactAttribute.ToolExists(Python, "-c", "import grpc, google.protobuf"))
+        if (!InteropTools.ToolExists(InteropTools.Python, "-c", "import grpc, google.protobuf"))
         {
             Skip = "python3-grpcio is not installed: apt-get install python3-grpcio python3-protobuf to run the Python interop test.";
         }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using Grpc.Net.Client;
 using NeuralSparse.Client.Ingest;
 using NeuralSparse.Client.Transport;
 
@@ -39,7 +40,7 @@ public sealed class SdkAgainstSidecarTests(ModelDirectories models) : IClassFixt
     {
         await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Auth:ApiKeys:0=sdk-test-key-0123456789"));
         using var http = new HttpClient { BaseAddress = new Uri(sidecar.Http.BaseAddress!, "/") };
-        using var grpc = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{sidecar.GrpcPort}") };
+        using GrpcChannel grpc = SidecarGrpcEncoderClient.CreateChannel(new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"));
         var viaHttp = new SidecarEncoderClient(http, "doc", "sdk-test-key-0123456789");
         var viaGrpc = new SidecarGrpcEncoderClient(grpc, "doc", "sdk-test-key-0123456789");
         string[] texts = ["hello world", "", "the weather in ny"];
@@ -56,7 +57,35 @@ public sealed class SdkAgainstSidecarTests(ModelDirectories models) : IClassFixt
         Assert.Equal(await viaHttp.EncodeQueryAsync("what's the weather in ny now?", CancellationToken.None),
             await viaGrpc.EncodeQueryAsync("what's the weather in ny now?", CancellationToken.None));
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => new SidecarGrpcEncoderClient(grpc, "nope", "sdk-test-key-0123456789").EncodeDocumentsAsync(["a"], CancellationToken.None));
-        Assert.Contains("status 5", error.Message, StringComparison.Ordinal);
+        Assert.Contains("status 5 (NotFound)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SidecarGrpcEncoderClient_RetriesOverload_UntilEveryCallSucceeds()
+    {
+        // Room for one call at a time: the others are refused with RESOURCE_EXHAUSTED and a retry hint, and the channel's
+        // retry policy brings each of them through within its five attempts.
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(
+            "--NeuralSparse:Batching:QueueCapacity=2", "--NeuralSparse:Limits:MaxTextsPerRequest=2", "--NeuralSparse:Batching:MaxWaitMilliseconds=50"));
+        using GrpcChannel channel = SidecarGrpcEncoderClient.CreateChannel(new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"));
+        var client = new SidecarGrpcEncoderClient(channel, "bi");
+
+        IReadOnlyList<IReadOnlyDictionary<string, float>>[] results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i =>
+            client.EncodeDocumentsAsync([$"hello {i}", "world"], CancellationToken.None)));
+
+        Assert.All(results, r => Assert.Equal(2, r.Count));
+    }
+
+    [Fact]
+    public async Task SidecarGrpcEncoderClient_CallerCancels_IsOperationCanceled()
+    {
+        // A short batching wait keeps the warm-up before readiness short; the call is cancelled inside that wait.
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args("--NeuralSparse:Batching:MaxWaitMilliseconds=300"));
+        using GrpcChannel channel = SidecarGrpcEncoderClient.CreateChannel(new Uri($"http://127.0.0.1:{sidecar.GrpcPort}"));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            new SidecarGrpcEncoderClient(channel, "bi").EncodeDocumentsAsync(["hello"], cancellation.Token));
     }
 
     [Fact]

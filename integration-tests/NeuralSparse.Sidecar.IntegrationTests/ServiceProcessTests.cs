@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using NeuralSparse.Tests;
 
 namespace NeuralSparse.Sidecar.IntegrationTests;
 
@@ -70,7 +71,10 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
         Assert.Equal(HttpStatusCode.OK, (await sidecar.Http.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
         string metrics = await sidecar.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        Assert.Contains("neural_sparse_queue_texts{model=\"bi\"} 0", metrics, StringComparison.Ordinal);
+        PrometheusText scraped = PrometheusText.Parse(metrics);
+        Assert.Equal(0, scraped.Value("neural_sparse_queue_texts", ("model", "bi")));
+        Assert.Equal(capacity * 10, scraped.Value("neural_sparse_requests_total", ("route", "/v1/documents"), ("status", "200"))
+            + scraped.Value("neural_sparse_requests_total", ("route", "/v1/documents"), ("status", "429")));
     }
 
     [Fact]
@@ -147,5 +151,57 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
 
         HttpResponseMessage response = await tls.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent("[\"hello\"]", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task OtlpEndpointSet_MetricsAndModelRunSpansArePushed()
+    {
+        // A loopback OTLP/HTTP receiver that keeps what it is sent.
+        int port = SidecarProcess.FreePort();
+        using var receiver = new HttpListener();
+        receiver.Prefixes.Add($"http://127.0.0.1:{port}/");
+        receiver.Start();
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>();
+        using var stop = new CancellationTokenSource();
+        Task receiving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await receiver.GetContextAsync().WaitAsync(stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                using var body = new MemoryStream();
+                await context.Request.InputStream.CopyToAsync(body);
+                received.AddOrUpdate(context.Request.Url!.AbsolutePath, body.ToArray(), (_, before) => [.. before, .. body.ToArray()]);
+                context.Response.StatusCode = 200;
+                context.Response.Close();
+            }
+        });
+
+        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(models.Args(), environment: new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+        }))
+        {
+            await sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative), new StringContent("""["hello world"]""", Encoding.UTF8, "application/json"));
+            Assert.Equal(0, await sidecar.TerminateAsync(ExitTimeout)); // shutdown flushes both exporters
+        }
+
+        await stop.CancelAsync();
+        await receiving;
+        string Received(string path) => Encoding.UTF8.GetString(received.GetValueOrDefault(path) ?? []);
+        Assert.Contains("neural_sparse.model.run", Received("/v1/traces"), StringComparison.Ordinal);
+        Assert.Contains("neural_sparse.batch.tokens", Received("/v1/traces"), StringComparison.Ordinal);
+        Assert.Contains("neural_sparse.inference.duration", Received("/v1/metrics"), StringComparison.Ordinal);
     }
 }

@@ -167,13 +167,20 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
 
     private static string SidecarAssembly()
     {
-        // Same configuration as these tests: .../bin/<Configuration>/net10.0/
-        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-        string path = Path.Combine(RepositoryRoot, "sidecar", "src", "NeuralSparse.Sidecar", "bin", configuration, "net10.0", "NeuralSparse.Sidecar.dll");
+        // The sidecar built like these tests: the same path under its own project's folder as this assembly has under
+        // its own (bin/<Configuration>/net10.0/, or bin/gpu/... for the Gpu flavor).
+        var bin = new DirectoryInfo(AppContext.BaseDirectory);
+        while (bin.Name != "bin")
+        {
+            bin = bin.Parent ?? throw new InvalidOperationException("The tests do not run from a bin folder.");
+        }
+
+        string relative = Path.GetRelativePath(bin.Parent!.FullName, AppContext.BaseDirectory);
+        string path = Path.Combine(RepositoryRoot, "sidecar", "src", "NeuralSparse.Sidecar", relative, "NeuralSparse.Sidecar.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build the sidecar first (dotnet build).", path);
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,7 +1,8 @@
 """Interop client for the sidecar's gRPC API using Debian's python3-grpcio.
 
-Usage: /usr/bin/python3 client.py <host:port> <descriptor set file> [api key]
-Message types come from a serialized FileDescriptorSet (no generated code, so any protobuf runtime works).
+Usage: /usr/bin/python3 client.py <host:port> <descriptor set file> [identity|gzip] [api key]
+Message types come from a serialized FileDescriptorSet (no generated code, so any protobuf runtime works). With gzip, the
+channel compresses every message it sends (grpc-encoding: gzip).
 Prints one JSON object with what each call returned.
 """
 import json
@@ -11,7 +12,8 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 address, descriptor_path = sys.argv[1], sys.argv[2]
-api_key = sys.argv[3] if len(sys.argv) > 3 else None
+compression = sys.argv[3] if len(sys.argv) > 3 else "identity"
+api_key = sys.argv[4] if len(sys.argv) > 4 else None
 
 pool = descriptor_pool.DescriptorPool()
 for file in descriptor_pb2.FileDescriptorSet.FromString(open(descriptor_path, "rb").read()).file:
@@ -25,7 +27,7 @@ def message(name):
     return message_factory.MessageFactory(pool).GetPrototype(descriptor)
 
 
-channel = grpc.insecure_channel(address)
+channel = grpc.insecure_channel(address, compression=grpc.Compression.Gzip if compression == "gzip" else grpc.Compression.NoCompression)
 metadata = [("authorization", "Bearer " + api_key)] if api_key else []
 
 
@@ -41,6 +43,7 @@ def unary(path, request, response_type):
 
 EncodeRequest = message("neuralsparse.v1.EncodeRequest")
 result = {
+    "compression": compression,
     "health": unary("/grpc.health.v1.Health/Check", message("grpc.health.v1.HealthCheckRequest")(), "grpc.health.v1.HealthCheckResponse"),
     "encode": unary("/neuralsparse.v1.SparseEncoder/Encode",
                     EncodeRequest(texts=["hello world", "", "the weather in ny"], include_tokens=True), "neuralsparse.v1.EncodeResponse"),

@@ -10,7 +10,7 @@ internal static partial class OnnxBackendLog
     public static partial void ModelLoaded(ILogger logger, string modelName, string modelPath, string description);
 
     [LoggerMessage(EventId = 2001, EventName = "DeviceUnavailable", Level = LogLevel.Warning,
-        Message = "Execution device {Device} was requested for model '{ModelName}' but is unavailable ({Reason}); running on CPU instead. Build with -p:OnnxRuntimeSource=NuGet -p:OnnxRuntimeFlavor=Gpu on a machine with CUDA, or set RequireDevice to fail instead.")]
+        Message = "Execution device {Device} was requested for model '{ModelName}' but is unavailable ({Reason}); running on CPU instead. Run the Gpu flavor (-p:OnnxRuntimeFlavor=Gpu) on a machine with an NVIDIA GPU and the CUDA 13 runtime, or set RequireDevice to fail instead.")]
     public static partial void DeviceUnavailable(ILogger logger, ExecutionDevice device, string modelName, string reason);
 
     [LoggerMessage(EventId = 2002, EventName = "ExtraLogitColumns", Level = LogLevel.Information,

@@ -6,7 +6,7 @@ public enum ExecutionDevice
     /// <summary>ONNX Runtime's CPU provider.</summary>
     Cpu,
 
-    /// <summary>The CUDA provider; needs an ONNX Runtime GPU build (-p:OnnxRuntimeSource=NuGet -p:OnnxRuntimeFlavor=Gpu) and a GPU.</summary>
+    /// <summary>The CUDA provider; needs the Gpu flavor (-p:OnnxRuntimeFlavor=Gpu: Microsoft.ML.OnnxRuntime.Gpu.Linux), an NVIDIA GPU and the CUDA 13 runtime.</summary>
     Cuda,
 }
 

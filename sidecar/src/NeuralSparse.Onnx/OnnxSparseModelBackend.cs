@@ -50,8 +50,39 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     /// <summary>The device the session actually runs on (after any fallback).</summary>
     public ExecutionDevice Device { get; private init; }
 
+    /// <summary>ONNX Runtime's name of the execution provider the session runs on (after any fallback), e.g. CUDAExecutionProvider.</summary>
+    public string ExecutionProvider => ProviderName(Device);
+
     /// <summary>The ONNX Runtime version in use.</summary>
-    public static string RuntimeVersion => OrtEnv.Instance().GetVersionString();
+    public static string RuntimeVersion
+    {
+        get
+        {
+            OnnxRuntimeEnvironment.EnsureConfigured();
+            return OrtEnv.Instance().GetVersionString();
+        }
+    }
+
+    /// <summary>The execution providers the loaded ONNX Runtime library was built with (CUDA only in the Gpu flavor).</summary>
+    public static IReadOnlyList<string> AvailableProviders
+    {
+        get
+        {
+            OnnxRuntimeEnvironment.EnsureConfigured();
+            return OrtEnv.Instance().GetAvailableProviders();
+        }
+    }
+
+    /// <summary>The execution provider <paramref name="encoder"/>'s model runs on; "unknown" for a backend other than this one.</summary>
+    public static string ExecutionProviderOf(SparseEncoder encoder) =>
+        encoder?.Backend is OnnxSparseModelBackend onnx ? onnx.ExecutionProvider : "unknown";
+
+    /// <summary>ONNX Runtime's name of the provider for <paramref name="device"/>.</summary>
+    public static string ProviderName(ExecutionDevice device) => device switch
+    {
+        ExecutionDevice.Cuda => "CUDAExecutionProvider",
+        _ => "CPUExecutionProvider",
+    };
 
     /// <summary>Loads <paramref name="model"/>'s graph into an ONNX Runtime session.</summary>
     /// <exception cref="NeuralSparseException">Kind ModelLoad, naming the file and the fix.</exception>
@@ -66,7 +97,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, logger);
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
+            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
 
         if (model.Synthetic)
         {
@@ -289,7 +320,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
                 if (options.RequireDevice)
                 {
                     throw NeuralSparseException.ModelLoad(
-                        $"CUDA was required for model '{model.Name}' but is unavailable: {ex.Message}. Build with -p:OnnxRuntimeSource=NuGet -p:OnnxRuntimeFlavor=Gpu and run on a machine with an NVIDIA GPU and CUDA, or allow the CPU fallback.", ex);
+                        $"CUDA was required for model '{model.Name}' but is unavailable: {ex.Message}. Run the Gpu flavor (built with -p:OnnxRuntimeFlavor=Gpu; ONNX Runtime providers here: {string.Join(", ", AvailableProviders)}) on a machine with an NVIDIA GPU and the CUDA 13 runtime, or allow the CPU fallback.", ex);
                 }
 
                 OnnxBackendLog.DeviceUnavailable(logger, ExecutionDevice.Cuda, model.Name, ex.Message);
@@ -311,6 +342,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     /// <param name="graphDirectory">Where the graph's external data (weights stored beside the graph) is read from.</param>
     internal static SessionOptions BaseOptions(OnnxBackendOptions options, string? graphDirectory = null)
     {
+        OnnxRuntimeEnvironment.EnsureConfigured();
         var session = new SessionOptions
         {
             IntraOpNumThreads = options.EffectiveIntraOpThreads,

@@ -1,8 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using NeuralSparse.Grpc;
+using Grpc.AspNetCore.Server;
 using NeuralSparse.Sidecar.Configuration;
+using NeuralSparse.Sidecar.Grpc;
 using NeuralSparse.Sidecar.Hosting;
 using NeuralSparse.Sidecar.Http;
 using NeuralSparse.Sidecar.Metrics;
@@ -79,11 +80,12 @@ internal static class SidecarApp
         builder.Services.AddOptions<SidecarOptions>().Bind(section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<SidecarOptions>, SidecarOptionsValidator>();
         builder.Services.AddSingleton<SidecarMetrics>();
-        builder.Services.AddSingleton<PrometheusExporter>();
+        SidecarTelemetry.Add(builder.Services, builder.Configuration);
         builder.Services.AddSingleton<ApiKeyValidator>();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, settings.Limits.ShutdownTimeoutSeconds)));
+        AddGrpc(builder.Services, settings);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -113,11 +115,12 @@ internal static class SidecarApp
         configure?.Invoke(builder);
         WebApplication app = builder.Build();
 
-        // Start listening to the meter now, so requests before the first scrape are counted.
-        app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<RequestPipelineMiddleware>();
         HttpApi.Map(app);
-        GrpcEndpoints.Map(app);
+        SidecarTelemetry.MapScrapeEndpoint(app);
+        app.MapGrpcService<SparseEncoderService>();
+        app.MapGrpcService<SidecarHealthService>();
+        app.MapGrpcReflectionService();
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -126,5 +129,17 @@ internal static class SidecarApp
             SidecarLog.Listening(app.Logger, $"{scheme}://{host}:{settings.Listen.HttpPort}", $"{scheme}://{host}:{settings.Listen.GrpcPort}");
         });
         return app;
+    }
+
+    private static void AddGrpc(IServiceCollection services, SidecarOptions settings)
+    {
+        services.AddGrpc(grpc =>
+        {
+            // A message over the request limit is refused with RESOURCE_EXHAUSTED before it is read (after inflating, if gzip).
+            grpc.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, settings.Limits.MaxRequestBytes);
+            grpc.Interceptors.Add<SidecarGrpcInterceptor>();
+        });
+        services.AddGrpcReflection();
+        services.AddHealthChecks().AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
     }
 }

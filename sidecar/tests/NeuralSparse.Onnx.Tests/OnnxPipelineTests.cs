@@ -183,7 +183,21 @@ public sealed class OnnxPipelineTests(SyntheticModelFixture fixture) : IClassFix
         }
 
         Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Event.Name == "DeviceUnavailable");
-        Assert.Contains("on Cpu", backend.Description, StringComparison.Ordinal);
+        Assert.Equal("CPUExecutionProvider", backend.ExecutionProvider);
+        Assert.Contains("on CPUExecutionProvider", backend.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheReferencedPackage_IsTheBuildsFlavor()
+    {
+        // The Gpu flavor (Microsoft.ML.OnnxRuntime.Gpu.Linux) was built with the CUDA provider, the CPU package without;
+        // either way the CPU provider is there, so the Gpu flavor serves CPU sessions on machines without CUDA.
+        Assert.Contains("CPUExecutionProvider", OnnxSparseModelBackend.AvailableProviders);
+#if ORT_GPU
+        Assert.Contains("CUDAExecutionProvider", OnnxSparseModelBackend.AvailableProviders);
+#else
+        Assert.DoesNotContain("CUDAExecutionProvider", OnnxSparseModelBackend.AvailableProviders);
+#endif
     }
 
     [SharedDataFact]

@@ -5,7 +5,7 @@ using Google.Protobuf;
 
 namespace NeuralSparse.Sidecar.Tests;
 
-/// <summary>A gRPC call made with HttpClient over HTTP/2 and the wire framing, to test the server's protocol handling.</summary>
+/// <summary>A gRPC call framed by hand over HttpClient, for the wire cases a real client cannot produce (truncated frames, HTTP/1.1, unknown encodings).</summary>
 internal static class GrpcTestClient
 {
     public sealed record GrpcResult(HttpStatusCode HttpStatus, int? Status, string? Message, IReadOnlyList<byte[]> Messages)
@@ -50,8 +50,13 @@ internal static class GrpcTestClient
             offset += 5 + length;
         }
 
-        string? status = response.TrailingHeaders.TryGetValues("grpc-status", out var s) ? s.First() : null;
-        string? message = response.TrailingHeaders.TryGetValues("grpc-message", out var m) ? Uri.UnescapeDataString(m.First()) : null;
+        // A call that fails before any message is "trailers-only": the status comes in the headers.
+        string? status = Header(response, "grpc-status");
+        string? message = Header(response, "grpc-message") is { } m ? Uri.UnescapeDataString(m) : null;
         return new GrpcResult(response.StatusCode, status is null ? null : int.Parse(status, System.Globalization.CultureInfo.InvariantCulture), message, messages);
     }
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.TrailingHeaders.TryGetValues(name, out var trailer) ? trailer.First()
+        : response.Headers.TryGetValues(name, out var header) ? header.First() : null;
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using NeuralSparse.Core.Errors;
-using NeuralSparse.Grpc;
+using Grpc.Core;
 using NeuralSparse.Sidecar.Configuration;
 using NeuralSparse.Sidecar.Hosting;
 using NeuralSparse.Sidecar.Metrics;
@@ -14,17 +14,17 @@ public sealed class ErrorMappingTests
 {
     public static TheoryData<NeuralSparseErrorKind, int, int> Table() => new()
     {
-        { NeuralSparseErrorKind.Validation, 400, (int)GrpcStatusCode.InvalidArgument },
-        { NeuralSparseErrorKind.ModelNotFound, 404, (int)GrpcStatusCode.NotFound },
-        { NeuralSparseErrorKind.UnsupportedOperation, 422, (int)GrpcStatusCode.FailedPrecondition },
-        { NeuralSparseErrorKind.Unauthenticated, 401, (int)GrpcStatusCode.Unauthenticated },
-        { NeuralSparseErrorKind.PayloadTooLarge, 413, (int)GrpcStatusCode.ResourceExhausted },
-        { NeuralSparseErrorKind.UnsupportedMediaType, 415, (int)GrpcStatusCode.Unimplemented },
-        { NeuralSparseErrorKind.Overloaded, 429, (int)GrpcStatusCode.ResourceExhausted },
-        { NeuralSparseErrorKind.Unavailable, 503, (int)GrpcStatusCode.Unavailable },
-        { NeuralSparseErrorKind.DeadlineExceeded, 503, (int)GrpcStatusCode.DeadlineExceeded },
-        { NeuralSparseErrorKind.ModelLoad, 500, (int)GrpcStatusCode.Internal },
-        { NeuralSparseErrorKind.Backend, 500, (int)GrpcStatusCode.Internal },
+        { NeuralSparseErrorKind.Validation, 400, (int)StatusCode.InvalidArgument },
+        { NeuralSparseErrorKind.ModelNotFound, 404, (int)StatusCode.NotFound },
+        { NeuralSparseErrorKind.UnsupportedOperation, 422, (int)StatusCode.FailedPrecondition },
+        { NeuralSparseErrorKind.Unauthenticated, 401, (int)StatusCode.Unauthenticated },
+        { NeuralSparseErrorKind.PayloadTooLarge, 413, (int)StatusCode.ResourceExhausted },
+        { NeuralSparseErrorKind.UnsupportedMediaType, 415, (int)StatusCode.Unimplemented },
+        { NeuralSparseErrorKind.Overloaded, 429, (int)StatusCode.ResourceExhausted },
+        { NeuralSparseErrorKind.Unavailable, 503, (int)StatusCode.Unavailable },
+        { NeuralSparseErrorKind.DeadlineExceeded, 503, (int)StatusCode.DeadlineExceeded },
+        { NeuralSparseErrorKind.ModelLoad, 500, (int)StatusCode.Internal },
+        { NeuralSparseErrorKind.Backend, 500, (int)StatusCode.Internal },
     };
 
     [Theory]

@@ -146,23 +146,6 @@ public sealed class HttpApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await _host.Client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
     }
 
-    [Fact]
-    public async Task Metrics_PrometheusText_CountsRequestsAndBatches()
-    {
-        await OkJsonAsync("/v1/documents", """["hello world", "ny"]""");
-        await _host.PostJsonAsync("/v1/documents", "not json");
-
-        string metrics = await _host.Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-
-        Assert.Contains("# TYPE neural_sparse_requests_total counter", metrics, StringComparison.Ordinal);
-        Assert.Contains("neural_sparse_requests_total{protocol=\"http\",route=\"/v1/documents\",status=\"200\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("neural_sparse_requests_total{protocol=\"http\",route=\"/v1/documents\",status=\"400\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Contains("# TYPE neural_sparse_batch_size histogram", metrics, StringComparison.Ordinal);
-        Assert.Contains("neural_sparse_inference_duration_seconds_bucket{model=\"bi\",le=\"+Inf\"}", metrics, StringComparison.Ordinal);
-        Assert.Contains("neural_sparse_queue_texts{model=\"bi\"} 0", metrics, StringComparison.Ordinal);
-        Assert.Contains("neural_sparse_tokenize_duration_seconds_count", metrics, StringComparison.Ordinal);
-    }
-
     private async Task<JsonElement> OkJsonAsync(string path, string json)
     {
         HttpResponseMessage response = await _host.PostJsonAsync(path, json);

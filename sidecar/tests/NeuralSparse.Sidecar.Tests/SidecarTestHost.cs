@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
@@ -21,9 +22,20 @@ internal sealed class SidecarTestHost : IAsyncDisposable
         _root = root;
         _app = app;
         Client = app.GetTestClient();
+        Channel = CreateChannel();
     }
 
     public HttpClient Client { get; }
+
+    /// <summary>A Grpc.Net.Client channel to the in-memory server.</summary>
+    public GrpcChannel Channel { get; }
+
+    public GrpcChannel CreateChannel(GrpcChannelOptions? options = null)
+    {
+        options ??= new GrpcChannelOptions();
+        options.HttpHandler = _app.GetTestServer().CreateHandler();
+        return GrpcChannel.ForAddress(Client.BaseAddress!, options);
+    }
 
     public IServiceProvider Services => _app.Services;
 
@@ -74,8 +86,12 @@ internal sealed class SidecarTestHost : IAsyncDisposable
         return Client.SendAsync(request);
     }
 
+    /// <summary>Stops the server as SIGTERM would (readiness drops, in-flight work finishes).</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
+        Channel.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
         Directory.Delete(_root, recursive: true);

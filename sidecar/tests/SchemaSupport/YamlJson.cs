@@ -19,6 +19,18 @@ internal static class YamlJson
         return Convert(stream.Documents[0].RootNode);
     }
 
+    /// <summary>Every document of a multi-document YAML text (helm template output), empty documents left out.</summary>
+    public static IReadOnlyList<JsonNode> LoadAll(string text)
+    {
+        var stream = new YamlStream();
+        using (var reader = new StringReader(text))
+        {
+            stream.Load(reader);
+        }
+
+        return [.. stream.Documents.Select(d => Convert(d.RootNode)).OfType<JsonNode>()];
+    }
+
     private static JsonNode? Convert(YamlNode node) => node switch
     {
         YamlMappingNode mapping => new JsonObject(mapping.Children.Select(p =>

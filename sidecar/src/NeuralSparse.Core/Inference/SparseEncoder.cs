@@ -51,6 +51,9 @@ public sealed class SparseEncoder : IDisposable
     /// <summary>The backend's description (runtime, device, threads, pooling).</summary>
     public string BackendDescription => _backend.Description;
 
+    /// <summary>The backend the model runs on (for hosts that report backend-specific facts, such as the device).</summary>
+    public ISparseModelBackend Backend => _backend;
+
     /// <summary>Token ids of <paramref name="text"/> as the model sees it ([CLS] … [SEP], truncated to the max length).</summary>
     public int[] Tokenize(string text) => Model.Tokenizer.Encode(text, Model.MaxLength);
 

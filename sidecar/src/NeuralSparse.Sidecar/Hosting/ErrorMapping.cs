@@ -1,12 +1,15 @@
+using Grpc.Core;
 using NeuralSparse.Core.Errors;
-using NeuralSparse.Grpc;
 
 namespace NeuralSparse.Sidecar.Hosting;
 
 /// <summary>The two tables that map the error taxonomy onto the transports; nothing else maps errors.</summary>
 internal static class ErrorMapping
 {
-    /// <summary>Seconds a client should wait before retrying an overloaded or timed-out request.</summary>
+    /// <summary>
+    /// Seconds a client should wait before retrying an overloaded or timed-out request: HTTP <c>Retry-After</c>, gRPC
+    /// <c>grpc-retry-pushback-ms</c>.
+    /// </summary>
     public const int RetryAfterSeconds = 1;
 
     public static int HttpStatus(NeuralSparseErrorKind kind) => kind switch
@@ -25,20 +28,20 @@ internal static class ErrorMapping
         _ => StatusCodes.Status500InternalServerError,
     };
 
-    public static GrpcStatusCode GrpcStatus(NeuralSparseErrorKind kind) => kind switch
+    public static StatusCode GrpcStatus(NeuralSparseErrorKind kind) => kind switch
     {
-        NeuralSparseErrorKind.Validation => GrpcStatusCode.InvalidArgument,
-        NeuralSparseErrorKind.ModelNotFound => GrpcStatusCode.NotFound,
-        NeuralSparseErrorKind.UnsupportedOperation => GrpcStatusCode.FailedPrecondition,
-        NeuralSparseErrorKind.Unauthenticated => GrpcStatusCode.Unauthenticated,
-        NeuralSparseErrorKind.PayloadTooLarge => GrpcStatusCode.ResourceExhausted,
-        NeuralSparseErrorKind.UnsupportedMediaType => GrpcStatusCode.Unimplemented,
-        NeuralSparseErrorKind.Overloaded => GrpcStatusCode.ResourceExhausted,
-        NeuralSparseErrorKind.Unavailable => GrpcStatusCode.Unavailable,
-        NeuralSparseErrorKind.DeadlineExceeded => GrpcStatusCode.DeadlineExceeded,
-        NeuralSparseErrorKind.ModelLoad => GrpcStatusCode.Internal,
-        NeuralSparseErrorKind.Backend => GrpcStatusCode.Internal,
-        _ => GrpcStatusCode.Internal,
+        NeuralSparseErrorKind.Validation => StatusCode.InvalidArgument,
+        NeuralSparseErrorKind.ModelNotFound => StatusCode.NotFound,
+        NeuralSparseErrorKind.UnsupportedOperation => StatusCode.FailedPrecondition,
+        NeuralSparseErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        NeuralSparseErrorKind.PayloadTooLarge => StatusCode.ResourceExhausted,
+        NeuralSparseErrorKind.UnsupportedMediaType => StatusCode.Unimplemented,
+        NeuralSparseErrorKind.Overloaded => StatusCode.ResourceExhausted,
+        NeuralSparseErrorKind.Unavailable => StatusCode.Unavailable,
+        NeuralSparseErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
+        NeuralSparseErrorKind.ModelLoad => StatusCode.Internal,
+        NeuralSparseErrorKind.Backend => StatusCode.Internal,
+        _ => StatusCode.Internal,
     };
 
     /// <summary>Whether the client should be told to retry after <see cref="RetryAfterSeconds"/>.</summary>

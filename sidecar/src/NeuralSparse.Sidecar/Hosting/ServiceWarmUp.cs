@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using NeuralSparse.Core.Errors;
 using NeuralSparse.Core.Inference;
-using NeuralSparse.Grpc;
+using NeuralSparse.Sidecar.Grpc;
 using NeuralSparse.Grpc.V1;
 using NeuralSparse.Sidecar.Configuration;
 using CoreEncodeKind = NeuralSparse.Core.Inference.EncodeKind;
@@ -191,7 +191,7 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
                 byte[] frame = new byte[5 + payload.Length];
                 BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
                 payload.CopyTo(frame, 5);
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/{GrpcEndpoints.EncoderService}/Encode", UriKind.Relative))
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/{SidecarHealthService.SparseEncoderServiceName}/Encode", UriKind.Relative))
                 {
                     Version = HttpVersion.Version20,
                     VersionPolicy = HttpVersionPolicy.RequestVersionExact,

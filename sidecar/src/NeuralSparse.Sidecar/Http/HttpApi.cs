@@ -9,7 +9,6 @@ using NeuralSparse.Core.Tokenization;
 using NeuralSparse.Onnx;
 using NeuralSparse.Sidecar.Configuration;
 using NeuralSparse.Sidecar.Hosting;
-using NeuralSparse.Sidecar.Metrics;
 
 namespace NeuralSparse.Sidecar.Http;
 
@@ -35,7 +34,6 @@ internal static class HttpApi
         app.MapGet("/health/ready", (ModelHost host) => host.IsReady
             ? Results.Text("ready\n")
             : Results.Text("not ready\n", statusCode: StatusCodes.Status503ServiceUnavailable));
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"));
     }
 
     private static async Task EncodeAsync(HttpContext context, string? model, EncodeKind kind)
@@ -168,6 +166,7 @@ internal static class HttpApi
             writer.WriteString("preset", model.Preset?.HubName);
             writer.WriteBoolean("synthetic", model.Synthetic);
             writer.WriteString("backend", scheduler.Encoder.BackendDescription);
+            writer.WriteString("executionProvider", OnnxSparseModelBackend.ExecutionProviderOf(scheduler.Encoder));
             writer.WriteEndObject();
         }
 

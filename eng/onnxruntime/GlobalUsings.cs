@@ -1,2 +1,0 @@
-// The ORT managed sources use reflection types without importing System.Reflection on this target.
-global using System.Reflection;
