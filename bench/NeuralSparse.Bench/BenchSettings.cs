@@ -36,9 +36,27 @@ internal sealed record BenchSettings(
     /// <summary>Part tokenizer: another build's NeuralSparse.Core.dll, timed beside this one (--tokenizer-baseline).</summary>
     public string? TokenizerBaseline { get; init; }
 
+    /// <summary>Part gpu: the CUDA device ordinal.</summary>
+    public int CudaDevice { get; init; }
+
+    /// <summary>Part gpu: the card's measured dense matrix rates in TFLOP/s, fp16 then fp32 (0 where unknown).</summary>
+    public double[] GpuPeakTflops { get; init; } = [0, 0];
+
+    /// <summary>Part gpu: weight precisions (fp32, fp16) and heads (graph-chunks, fused) to run.</summary>
+    public string[] GpuPrecisions { get; init; } = ["fp32", "fp16"];
+
+    public string[] GpuHeads { get; init; } = ["graph-chunks"];
+
+    /// <summary>Part gpu: fail a model that cannot run on CUDA (true, default) or let it fall back to CPU (a dry run of the part here).</summary>
+    public bool GpuRequired { get; init; } = true;
+
+    /// <summary>Part gpu: a CSV of measured windows (label, start, end in Unix seconds) to join with nvidia-smi samples.</summary>
+    public string? WindowsFile { get; init; }
+
     public static BenchSettings Parse(string[] args)
     {
-        string root = NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
+        // Only the defaults need the repository: a published bench on a machine without it names every path.
+        static string Root() => NeuralSparse.Sidecar.IntegrationTests.SidecarProcess.RepositoryRoot;
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -48,8 +66,8 @@ internal sealed record BenchSettings(
         static int[] Ints(string text) => [.. text.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
 
         return new BenchSettings(
-            values.GetValueOrDefault("bert-data") ?? Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "bert-base-uncased")),
-            values.GetValueOrDefault("model-cache") ?? Path.Combine(root, "artifacts", "bench-models"),
+            values.GetValueOrDefault("bert-data") ?? Path.GetFullPath(Path.Combine(Root(), "..", "shared", "data", "bert-base-uncased")),
+            values.GetValueOrDefault("model-cache") ?? Path.Combine(Root(), "artifacts", "bench-models"),
             (values.GetValueOrDefault("models") ?? "doc-v2-mini,v2-distill,v1").Split(','),
             Ints(values.GetValueOrDefault("seq") ?? "128,256"),
             Ints(values.GetValueOrDefault("batch") ?? "1,8,32"),
@@ -70,6 +88,14 @@ internal sealed record BenchSettings(
             Int8Directories = values.TryGetValue("int8-dirs", out string? dirs) ? dirs.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],
             Format = values.GetValueOrDefault("format") ?? "hub",
             TokenizerBaseline = values.GetValueOrDefault("tokenizer-baseline"),
+            CudaDevice = values.TryGetValue("cuda-device", out string? cudaDevice) ? Ints(cudaDevice)[0] : 0,
+            GpuPeakTflops = values.TryGetValue("gpu-peak-tflops", out string? peaks)
+                ? [.. peaks.Split(',').Select(p => double.Parse(p, CultureInfo.InvariantCulture))]
+                : [0, 0],
+            GpuPrecisions = (values.GetValueOrDefault("gpu-precisions") ?? "fp32,fp16").Split(','),
+            GpuHeads = (values.GetValueOrDefault("gpu-heads") ?? "graph-chunks").Split(','),
+            WindowsFile = values.GetValueOrDefault("windows"),
+            GpuRequired = bool.Parse(values.GetValueOrDefault("gpu-required") ?? "true"),
         };
     }
 

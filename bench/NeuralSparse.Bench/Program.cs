@@ -15,7 +15,8 @@ using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
 //          --threads N, --min-seconds S, --out <file.md>,
-//          --parts peak,tokenizer,load,encoder,budget,service,padding,head,int8,latency (default: the first six)
+//          --parts peak,tokenizer,load,encoder,budget,service,padding,head,int8,latency,gpu (default: the first six)
+//          gpu: --gpu-precisions fp32,fp16 --gpu-heads graph-chunks,fused --gpu-peak-tflops FP16,FP32 --windows FILE --cuda-device N
 //          --format hub|onnx (generated models as Hugging Face folders, the default, or as model.onnx directories)
 //          head: --head-seq 128,256,512 --head-batch 32 --chunk-tokens 512 --steady-runs 3
 //          latency: --query-model v2-distill --requests 200;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
@@ -31,7 +32,7 @@ var report = new StringBuilder();
 var tokenizer = WordPieceTokenizer.Load(Path.Combine(settings.BertData, "tokenizer.json"));
 
 Line($"Machine: {CpuName()}, {Environment.ProcessorCount} logical processors, {RuntimeInformation.OSDescription}");
-Line($"Runtime: .NET {Environment.Version}, ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} (CPU), {settings.Threads} intra-op threads");
+Line($"Runtime: .NET {Environment.Version}, ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} ({(Part("gpu") ? "CUDA provider in part gpu, CPU elsewhere" : "CPU")}), {settings.Threads} intra-op threads");
 Line($"Date: {DateTime.UtcNow:yyyy-MM-dd}");
 Line();
 
@@ -84,6 +85,12 @@ if (Part("head"))
 if (Part("int8"))
 {
     Int8Bench.Run(settings, tokenizer, Line);
+    Line();
+}
+
+if (Part("gpu"))
+{
+    GpuBench.Run(settings, tokenizer, Line);
     Line();
 }
 

@@ -67,8 +67,12 @@ def main() -> None:
     parser.add_argument("--dotnet", default="", help="model=docs/s of the .NET bench at the headline shape, for ratios")
     parser.add_argument("--size", choices=("real", "small"), default="real", help="small: a seconds-long smoke run")
     parser.add_argument("--model-cache", type=Path, default=ROOT / "artifacts" / "bench-models" / "pytorch")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU baseline (then --blas is ignored)")
+    parser.add_argument("--dtype", choices=("fp32", "fp16"), default="fp32", help="weights and activations (fp16: CUDA only)")
+    parser.add_argument("--vocab", type=Path, default=ROOT.parent / "shared" / "data" / "bert-base-uncased" / "vocab.txt")
     args = parser.parse_args()
-    reexec_with_blas(args.blas)
+    if args.device == "cpu":
+        reexec_with_blas(args.blas)
 
     import torch
 
@@ -88,7 +92,7 @@ def main() -> None:
 
         def forward(self, input_ids, attention_mask):
             logits = self.model(input_ids, attention_mask)[..., :VOCABULARY]  # GTE has 6 extra rows
-            values = torch.max(logits * attention_mask.unsqueeze(-1).to(logits.dtype), dim=1).values
+            values = torch.max(logits.float() * attention_mask.unsqueeze(-1).float(), dim=1).values
             values = torch.log(1 + torch.relu(values))
             if self.double_log:
                 values = torch.log(1 + values)
@@ -105,6 +109,11 @@ def main() -> None:
 
     x = torch.randn(1024, 1024)
     _ = x @ x  # load the BLAS before reading the maps
+    device = torch.device(args.device)
+    dtype = torch.float16 if args.dtype == "fp16" else torch.float32
+    if device.type == "cuda":
+        print(f"torch {torch.__version__} on {torch.cuda.get_device_name(device)}, {args.dtype}, TF32 off")
+        torch.backends.cuda.matmul.allow_tf32 = False
     print(f"torch {torch.__version__}, {args.threads} threads (interop 1), BLAS requested: {args.blas}")
     print("BLAS mapped: " + ("; ".join(loaded_blas()) or "none (torch's own GEMM)")
           + (f"; LD_PRELOAD={os.environ['LD_PRELOAD']} resolves sgemm_ first" if os.environ.get("LD_PRELOAD") else ""))
@@ -120,7 +129,7 @@ def main() -> None:
     print("| model | mode | seq | batch | docs/s | GFLOP/doc | GFLOP/s |")
     print("|---|---|---|---|---|---|---|")
 
-    vocab_words = [i for i, t in enumerate((ROOT.parent / "shared" / "data" / "bert-base-uncased" / "vocab.txt").read_text(encoding="utf-8").split("\n")[:VOCABULARY])
+    vocab_words = [i for i, t in enumerate(args.vocab.read_text(encoding="utf-8").split("\n")[:VOCABULARY])
                    if len(t) >= 2 and t.isascii() and t.isalpha() and t.islower()] or list(range(1996, 29611))
     generator = torch.Generator().manual_seed(7)
     rates = {}
@@ -129,7 +138,7 @@ def main() -> None:
         config = json.loads((folder / "config.json").read_text())
         model = architectures.build(config)
         architectures.load_state(model, safetensors_io.read(folder / "model.safetensors"))
-        encoder = SparseEncoder(model, "v3" in name).eval()
+        encoder = SparseEncoder(model.to(device=device, dtype=dtype), "v3" in name).eval()
         layers = config.get("num_hidden_layers") or config["n_layers"]
         d = config.get("hidden_size") or config["dim"]
         ff = config.get("intermediate_size") or config["hidden_dim"]
@@ -138,6 +147,7 @@ def main() -> None:
                 picks = torch.randint(len(vocab_words), (batch, seq - 2), generator=generator)
                 body = torch.tensor(vocab_words)[picks]
                 ids = torch.cat([torch.full((batch, 1), 101), body, torch.full((batch, 1), 102)], dim=1)
+                ids = ids.to(device)
                 mask = torch.ones_like(ids)
                 flops = seq * (2 * layers * (4 * d * d + 2 * d * ff) + 2 * (d * d + d * VOCABULARY) + 4 * layers * seq * d)
                 for mode in args.modes.split(","):
@@ -146,7 +156,7 @@ def main() -> None:
 
                         def call():
                             weights = runner(ids, mask)
-                            return [row.nonzero().flatten().tolist() for row in weights]
+                            return [row.nonzero().flatten().tolist() for row in weights.cpu()]
 
                         call()
                         call()
