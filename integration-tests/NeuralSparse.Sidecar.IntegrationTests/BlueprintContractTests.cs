@@ -18,7 +18,7 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
     private const string ApiKey = "blueprint-test-key-0123456789";
 
     /// <summary>Texts that break naive templating: quotes, backslashes, control characters, emoji, many scripts.</summary>
-    private static readonly string[] HostileTexts =
+    internal static readonly string[] HostileTexts =
     [
         "Currently New York is rainy.",
         "She said \"hello\" and left",
@@ -42,7 +42,9 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
         var data = new TheoryData<string>();
         foreach (string file in Directory.EnumerateFiles(BlueprintRoot, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            if (JsonDocument.Parse(File.ReadAllText(file)).RootElement.TryGetProperty("actions", out _))
+            JsonElement body = JsonDocument.Parse(File.ReadAllText(file)).RootElement;
+            bool mutualTls = body.TryGetProperty("client_config", out JsonElement config) && config.TryGetProperty("mutual_tls_enabled", out JsonElement m) && m.GetBoolean();
+            if (body.TryGetProperty("actions", out _) && !mutualTls) // mutual TLS connectors run in MutualTlsTests
             {
                 data.Add(Path.GetRelativePath(BlueprintRoot, file));
             }
@@ -93,18 +95,45 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
             : [];
         Assert.False(connector.TryGetProperty("post_process_function", out _), "a built-in post-process function rejects sparse maps");
 
-        // Neural-search asks for TOKEN_ID on sparse_vector targets; ml-commons puts it into the parameters, last writer wins.
-        string[] formats = parameters.ContainsKey("sparse_embedding_format") ? ["WORD", "TOKEN_ID"] : ["WORD"];
-        foreach (string format in formats)
-        {
-            Dictionary<string, string> effective = new(parameters) { ["sparse_embedding_format"] = format };
-            JsonElement action = Assert.Single(connector.GetProperty("actions").EnumerateArray());
-            Assert.Equal("predict", action.GetProperty("action_type").GetString());
-            Assert.False(action.TryGetProperty("post_process_function", out _), "a built-in post-process function rejects sparse maps");
+        JsonElement action = Assert.Single(connector.GetProperty("actions").EnumerateArray());
+        Assert.Equal("predict", action.GetProperty("action_type").GetString());
+        Assert.False(action.TryGetProperty("post_process_function", out _), "a built-in post-process function rejects sparse maps");
+        string template = action.GetProperty("request_body").GetString()!;
+        string url = action.GetProperty("url").GetString()!;
 
-            string body = RenderRequestBody(action.GetProperty("request_body").GetString()!, effective);
+        // (label, rendered body, query side, token ids, the variant whose answer this one must equal)
+        var variants = new List<(string Label, string Body, bool IsQuery, bool TokenIds, string SameAs)>();
+        if (template.Contains("${parameters.texts}", StringComparison.Ordinal))
+        {
+            // An asymmetric model (neural-search 3.5+): texts and content_type, no input and no sparse_embedding_format.
+            foreach (string contentType in new[] { "passage", "query" })
+            {
+                string body = RenderRequestBody(template, new Dictionary<string, string>(parameters)
+                {
+                    ["texts"] = XContentArray(HostileTexts),
+                    ["content_type"] = contentType,
+                });
+                variants.Add((contentType, body, contentType == "query", false, contentType));
+            }
+        }
+        else
+        {
+            // Neural-search asks for TOKEN_ID on sparse_vector targets; ml-commons puts it into the parameters, last writer wins.
+            string[] formats = parameters.ContainsKey("sparse_embedding_format") ? ["WORD", "TOKEN_ID"] : ["WORD"];
+            foreach ((string format, bool htmlEscaping) in formats.SelectMany(f => new[] { (f, false), (f, true) }))
+            {
+                Dictionary<string, string> effective = new(parameters) { ["sparse_embedding_format"] = format, ["input"] = GsonArray(HostileTexts, htmlEscaping) };
+                string body = RenderRequestBody(template, effective);
+                variants.Add(($"{format}, HTML escaping {htmlEscaping}", body, url.EndsWith("/queries", StringComparison.Ordinal),
+                    body.Contains("TOKEN_ID", StringComparison.Ordinal), format));
+            }
+        }
+
+        var answers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string label, string body, bool isQuery, bool tokenIds, string sameAs) in variants)
+        {
             using JsonDocument parsed = JsonDocument.Parse(body); // ml-commons: "Invalid payload" otherwise
-            var request = new HttpRequestMessage(new HttpMethod(action.GetProperty("method").GetString()!), action.GetProperty("url").GetString())
+            var request = new HttpRequestMessage(new HttpMethod(action.GetProperty("method").GetString()!), url)
             {
                 Content = new StringContent(body, new UTF8Encoding(false)),
             };
@@ -121,10 +150,19 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
 
             HttpResponseMessage response = await _sidecar.Http.SendAsync(request);
             string answer = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{connectorFile} ({format}): {(int)response.StatusCode} {answer}");
-            bool isQuery = action.GetProperty("url").GetString()!.EndsWith("/queries", StringComparison.Ordinal);
-            bool tokenIds = body.Contains("TOKEN_ID", StringComparison.Ordinal);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{connectorFile} ({label}): {(int)response.StatusCode} {answer}");
             AssertNeuralSearchAccepts(answer, HostileTexts.Length, isQuery, tokenIds);
+
+            // An escaped form carries the same texts, so it must encode to the same vectors.
+            if (!answers.TryAdd(sameAs, answer))
+            {
+                Assert.Equal(answers[sameAs], answer);
+            }
+        }
+
+        if (variants.Count == 2 && variants[0].Label == "passage")
+        {
+            Assert.NotEqual(answers["passage"], answers["query"]); // a doc-only model: queries take the idf path, not the model
         }
     }
 
@@ -138,8 +176,8 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
         {
             Assert.Contains(match.Groups[1].Value, new[]
             {
-                "SIDECAR_URL", "SIDECAR_API_KEY", "CONNECTOR_ID", "MODEL_ID", "QUERY_CONNECTOR_ID", "QUERY_MODEL_ID",
-                "parameters.input", "parameters.sparse_embedding_format", "credential.api_key",
+                "SIDECAR_URL", "SIDECAR_API_KEY", "CLIENT_CERT_PEM", "CLIENT_KEY_PEM", "SIDECAR_CA_PEM", "CONNECTOR_ID", "MODEL_ID", "QUERY_CONNECTOR_ID", "QUERY_MODEL_ID",
+                "parameters.input", "parameters.sparse_embedding_format", "parameters.texts", "parameters.content_type", "credential.api_key",
             });
         }
     }
@@ -168,12 +206,14 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// ml-commons: the texts become a JSON array serialized by Gson with HTML escaping off, substituted for
-    /// ${parameters.input}; every other ${parameters.X} is replaced verbatim; a placeholder left over is an error.
+    /// ml-commons: every ${parameters.X} is replaced by its value verbatim; a placeholder left over is an error. For a
+    /// symmetric model, neural-search's texts arrive as <c>input</c>, a JSON array serialized by Gson, which escapes HTML
+    /// characters (<c>&lt; &gt; &amp; = '</c> as <c>\u003c</c>…) through 3.2 and not from 3.3 (StringUtils.gson gained
+    /// disableHtmlEscaping in ml-commons 3.3.0.0), so both forms are sent.
     /// </summary>
     private static string RenderRequestBody(string template, IReadOnlyDictionary<string, string> parameters)
     {
-        string body = template.Replace("${parameters.input}", GsonArray(HostileTexts), StringComparison.Ordinal);
+        string body = template;
         foreach ((string name, string value) in parameters)
         {
             body = body.Replace("${parameters." + name + "}", value, StringComparison.Ordinal);
@@ -183,8 +223,42 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
         return body;
     }
 
-    /// <summary>Gson's string escaping with disableHtmlEscaping: quote, backslash, control characters, U+2028/U+2029.</summary>
-    private static string GsonArray(IEnumerable<string> texts)
+    /// <summary>
+    /// An asymmetric model's <c>texts</c>: neural-search writes them with OpenSearch's XContent JSON builder (Jackson),
+    /// which escapes quote, backslash and control characters (\b \t \n \f \r short, others as \u00XX) and leaves
+    /// everything else, U+2028/U+2029 and HTML characters included, as it is.
+    /// </summary>
+    private static string XContentArray(IEnumerable<string> texts)
+    {
+        var json = new StringBuilder("[");
+        foreach (string text in texts)
+        {
+            json.Append(json.Length > 1 ? ",\"" : "\"");
+            foreach (char c in text)
+            {
+                json.Append(c switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    '\t' => "\\t",
+                    '\b' => "\\b",
+                    '\f' => "\\f",
+                    < ' ' => "\\u" + ((int)c).ToString("X4", CultureInfo.InvariantCulture),
+                    _ => c.ToString(),
+                });
+            }
+
+            json.Append('"');
+        }
+
+        return json.Append(']').ToString();
+    }
+
+    /// <summary>Gson's string escaping: quote, backslash, control characters, U+2028/U+2029, and with HTML escaping on (the
+    /// Gson default, ml-commons ≤ 3.2) also <c>&lt; &gt; &amp; = '</c>.</summary>
+    internal static string GsonArray(IEnumerable<string> texts, bool htmlEscaping)
     {
         var json = new StringBuilder("[");
         foreach (string text in texts)
@@ -202,6 +276,7 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
                     '\b' => "\\b",
                     '\f' => "\\f",
                     '\u2028' or '\u2029' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                    '<' or '>' or '&' or '=' or '\'' when htmlEscaping => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
                     < ' ' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
                     _ => c.ToString(),
                 });

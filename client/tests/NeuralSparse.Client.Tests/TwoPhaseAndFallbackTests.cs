@@ -26,6 +26,81 @@ public sealed class TwoPhaseAndFallbackTests
             """, rewritten);
     }
 
+    /// <summary>
+    /// The sort rule of NeuralSparseTwoPhaseProcessor.hasIncompatibleSort (3.8.0.0): only no sort or exactly one
+    /// <c>_score</c> descending keeps the rewrite; anything else (OpenSearch refuses sort with rescore) runs one-phase.
+    /// </summary>
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("_score:desc", true)]
+    [InlineData("_score:asc", false)]
+    [InlineData("date:desc", false)]
+    [InlineData("_score:desc,date:desc", false)]
+    public void ClientSideTwoPhase_SkipsRequestsSortedByAnythingButScoreDescending(string? sort, bool rewritten)
+    {
+        var request = new SearchRequest(new NeuralSparseQuery("f") { QueryTokens = Tokens })
+        {
+            Sort = sort is null ? [] : [.. sort.Split(',').Select(s => s.Split(':')).Select(p => new SortField(p[0], p[1] == "desc" ? SortDirection.Descending : SortDirection.Ascending))],
+        };
+
+        SearchRequest result = ClientSideTwoPhase.Apply(request, TwoPhaseParameters.Default);
+
+        Assert.Equal(rewritten, !ReferenceEquals(request, result));
+        Assert.Equal(rewritten ? 1 : 0, result.Rescores.Count);
+    }
+
+    [Fact]
+    public void SearchRequest_Sort_IsWrittenAsOpenSearchReadsIt()
+    {
+        var request = new SearchRequest(new NeuralSparseQuery("f") { QueryTokens = Tokens })
+        {
+            Sort = [new SortField("date", SortDirection.Descending), SortField.ScoreDescending],
+        };
+
+        QueryJsonTests.AssertJson("""
+            { "query": { "neural_sparse": { "f": { "query_tokens": { "a": 5, "b": 3, "c": 1, "d": 0.5 } } } },
+              "sort": [ { "date": { "order": "desc" } }, { "_score": { "order": "desc" } } ] }
+            """, request.ToJson());
+    }
+
+    /// <summary>Defect I: neural-search PruneUtils.splitSparseVector (2.19.0.0+) throws on any value &lt;= 0; nothing is dropped silently.</summary>
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(-1f)]
+    public void ClientSideTwoPhase_NonPositiveWeight_IsRefusedAsPruneUtilsDoes(float weight)
+    {
+        var tokens = new Dictionary<string, float>(Tokens) { ["z"] = weight };
+
+        var error = Assert.Throws<ArgumentException>(() =>
+            ClientSideTwoPhase.Apply(new SearchRequest(new NeuralSparseQuery("f") { QueryTokens = tokens }), TwoPhaseParameters.Default));
+
+        Assert.Equal("Pruned values must be positive", error.Message);
+    }
+
+    /// <summary>
+    /// Defect I, documented difference: with no low tokens the processor still appends a rescore whose query has an empty
+    /// token map (it collects the clause before splitting); the client adds none, which scores every hit the same.
+    /// </summary>
+    [Fact]
+    public void ClientSideTwoPhase_NoLowTokens_AddsNoRescore()
+    {
+        var request = new SearchRequest(new NeuralSparseQuery("f") { QueryTokens = new Dictionary<string, float> { ["a"] = 5f, ["b"] = 4f } });
+
+        Assert.Same(request, ClientSideTwoPhase.Apply(request, TwoPhaseParameters.Default));
+    }
+
+    /// <summary>Defect G: NeuralSparseTwoPhaseProcessor.validateSeismicQuery (3.3.0.0+) refuses sparse ANN fields with this message.</summary>
+    [Fact]
+    public void ClientSideTwoPhase_RefusesASparseAnnQuery_WithTheProcessorsMessage()
+    {
+        var ann = new NeuralSparseQuery("f") { QueryTokens = Tokens, MethodParameters = new SparseAnnParameters { TopN = 10 } };
+
+        var error = Assert.Throws<NotSupportedException>(() =>
+            ClientSideTwoPhase.Apply(new SearchRequest(new BoolQuery { Should = [ann] }), TwoPhaseParameters.Default));
+
+        Assert.StartsWith("Two phase search processor is not compatible with [seismic] field for now", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ClientSideTwoPhase_InsideBool_TraversesOnlyShould_MultiplyingBoosts()
     {

@@ -176,6 +176,28 @@ public sealed partial class ChartTests
         Assert.Contains(SidecarApp.ApiKeysVariable, deployment, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// TLS and mutual TLS come from Secrets mounted as directories (a subPath mount never sees a renewed certificate),
+    /// the configuration names the mounted files, and the probes switch to HTTPS (health routes ask for no client
+    /// certificate). A static check: helm is not available here to render the chart.
+    /// </summary>
+    [Fact]
+    public void Tls_MountsSecretsAsDirectories_PointsTheServiceAtThem_AndProbesUseHttps()
+    {
+        string deployment = File.ReadAllText(Path.Combine(Chart, "templates", "deployment.yaml"));
+        string configMap = File.ReadAllText(Path.Combine(Chart, "templates", "configmap.yaml"));
+
+        Assert.DoesNotMatch(@"mountPath: /tls/[^\n]*\n\s*subPath", deployment);
+        Assert.Contains("mountPath: /tls/server", deployment, StringComparison.Ordinal);
+        Assert.Contains("mountPath: /tls/client-ca", deployment, StringComparison.Ordinal);
+        Assert.Equal(3, Regex.Matches(deployment, Regex.Escape("scheme: {{ ternary \"HTTPS\" \"HTTP\" .Values.tls.enabled }}")).Count);
+        Assert.Contains("NeuralSparse__Listen__CertificatePath: \"/tls/server/tls.crt\"", configMap, StringComparison.Ordinal);
+        Assert.Contains("NeuralSparse__Listen__CertificateKeyPath: \"/tls/server/tls.key\"", configMap, StringComparison.Ordinal);
+        Assert.Contains("NeuralSparse__Listen__ClientCertificates__TrustedCaPath", configMap, StringComparison.Ordinal);
+        Assert.Contains("NeuralSparse__Listen__ClientCertificates__AllowedNames__{{ $i }}", configMap, StringComparison.Ordinal);
+        Assert.False(Values["tls"]!["enabled"]!.GetValue<bool>());
+    }
+
     private static IEnumerable<string> Templates() =>
         Directory.EnumerateFiles(Path.Combine(Chart, "templates"), "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".tpl", StringComparison.Ordinal));
 

@@ -21,7 +21,8 @@ public sealed class RenderedChartTests
         ["autoscaling"] = ["autoscaling.enabled=true", "autoscaling.maxReplicas=6"],
         ["ServiceMonitor"] = ["serviceMonitor.enabled=true"],
         ["NetworkPolicy"] = ["networkPolicy.enabled=true"],
-        ["TLS from a Secret"] = ["tls.enabled=true", "tls.existingSecret=sidecar-tls", "tls.passwordKey=password"],
+        ["TLS from a Secret"] = ["tls.enabled=true", "tls.secretName=sidecar-tls"],
+        ["mutual TLS"] = ["tls.enabled=true", "tls.secretName=sidecar-tls", "tls.clientCa.enabled=true", "tls.clientCa.secretName=opensearch-ca", "tls.clientCa.allowedNames[0]=opensearch-node"],
         ["existing API-key Secret"] = ["auth.enabled=true", "auth.existingSecret=sidecar-keys"],
     };
 
@@ -44,7 +45,7 @@ public sealed class RenderedChartTests
         JsonNode container = pod["containers"]!.AsArray().Single(c => c!["name"]!.GetValue<string>() == "sidecar")!;
         Dictionary<string, int> ports = container["ports"]!.AsArray().ToDictionary(p => p!["name"]!.GetValue<string>(), p => p!["containerPort"]!.GetValue<int>());
         JsonNode config = Single(manifests, "ConfigMap")["data"]!;
-        bool tls = set == "TLS from a Secret";
+        bool tls = set is "TLS from a Secret" or "mutual TLS";
 
         // Probes: the service's health routes, on the port the service listens on with HTTP, in the scheme it serves.
         Assert.Equal(int.Parse(config["NeuralSparse__Listen__HttpPort"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), ports["http"]);
@@ -86,9 +87,20 @@ public sealed class RenderedChartTests
 
         if (tls)
         {
-            Assert.Equal("/etc/neural-sparse/tls/tls.pfx", env["NeuralSparse__Listen__CertificatePath"]["value"]!.GetValue<string>());
-            Assert.Equal("sidecar-tls", env["NeuralSparse__Listen__CertificatePassword"]["valueFrom"]!["secretKeyRef"]!["name"]!.GetValue<string>());
+            // The kubernetes.io/tls Secret mounted as a folder (no subPath, so renewals reach the pod), read as a PEM pair.
+            Assert.Equal("/tls/server/tls.crt", config["NeuralSparse__Listen__CertificatePath"]!.GetValue<string>());
+            Assert.Equal("/tls/server/tls.key", config["NeuralSparse__Listen__CertificateKeyPath"]!.GetValue<string>());
             Assert.Contains(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.GetValue<string>() == "sidecar-tls");
+            Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/tls/server" && m["subPath"] is null);
+        }
+
+        bool mutual = set == "mutual TLS";
+        Assert.Equal(mutual, config["NeuralSparse__Listen__ClientCertificates__TrustedCaPath"] is not null);
+        if (mutual)
+        {
+            Assert.Equal("/tls/client-ca/ca.crt", config["NeuralSparse__Listen__ClientCertificates__TrustedCaPath"]!.GetValue<string>());
+            Assert.Contains(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.GetValue<string>() == "opensearch-ca");
+            Assert.Contains(config.AsObject(), p => p.Key.StartsWith("NeuralSparse__Listen__ClientCertificates__AllowedNames__", StringComparison.Ordinal) && p.Value!.GetValue<string>() == "opensearch-node");
         }
 
         if (set == "existing API-key Secret")

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 using Grpc.AspNetCore.Server;
 using NeuralSparse.Sidecar.Configuration;
@@ -82,6 +83,7 @@ internal static class SidecarApp
         builder.Services.AddSingleton<SidecarMetrics>();
         SidecarTelemetry.Add(builder.Services, builder.Configuration);
         builder.Services.AddSingleton<ApiKeyValidator>();
+        builder.Services.AddSingleton<ClientCertificateValidator>();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, settings.Limits.ShutdownTimeoutSeconds)));
@@ -93,13 +95,14 @@ internal static class SidecarApp
             kestrel.Limits.MaxRequestBodySize = settings.Limits.MaxRequestBytes;
             IPAddress address = IPAddress.TryParse(settings.Listen.Address, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
             string? certificate = settings.Listen.CertificatePath;
+            Action<HttpsConnectionAdapterOptions>? https = certificate is null ? null : ClientCertificateHosting.Https(settings.Listen);
             kestrel.Listen(address, settings.Listen.HttpPort, listen =>
             {
                 // Cleartext HTTP/2 needs prior knowledge, which REST clients do not use: HTTP/1.1 unless TLS negotiates h2.
                 listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                 if (certificate is not null)
                 {
-                    listen.UseHttps(certificate, settings.Listen.CertificatePassword);
+                    listen.UseHttps(https!);
                 }
             });
             kestrel.Listen(address, settings.Listen.GrpcPort, listen =>
@@ -107,13 +110,18 @@ internal static class SidecarApp
                 listen.Protocols = HttpProtocols.Http2;
                 if (certificate is not null)
                 {
-                    listen.UseHttps(certificate, settings.Listen.CertificatePassword);
+                    listen.UseHttps(https!);
                 }
             });
         });
 
         configure?.Invoke(builder);
         WebApplication app = builder.Build();
+
+        if (settings.Listen.ClientCertificates.TrustedCaPath is not null)
+        {
+            app.UseMiddleware<ClientCertificateMiddleware>(); // mutual TLS: identity first, then the API key
+        }
 
         app.UseMiddleware<RequestPipelineMiddleware>();
         HttpApi.Map(app);

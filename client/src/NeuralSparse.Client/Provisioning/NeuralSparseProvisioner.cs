@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using NeuralSparse.Client.Queries;
 using NeuralSparse.Client.Transport;
 using NeuralSparse.Core.Sparse;
 
@@ -16,6 +17,7 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
     private const string TrustedEndpoints = "plugins.ml_commons.trusted_connector_endpoints_regex";
     private const string PrivateIpEnabled = "plugins.ml_commons.connector.private_ip_enabled";
     private readonly NeuralSparseSearchClient _client = new(transport);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     /// <summary>Ensures everything <paramref name="setup"/> describes exists.</summary>
@@ -26,7 +28,7 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
         ArgumentNullException.ThrowIfNull(setup);
         var changes = new List<string>();
         Version version = await CheckClusterAsync(setup, cancellationToken);
-        await EnsureTrustedEndpointAsync(setup, changes, cancellationToken);
+        await EnsureTrustedEndpointAsync(setup, version, changes, cancellationToken);
         string connectorId = await EnsureConnectorAsync(setup, version, changes, cancellationToken);
         string modelId = await EnsureModelAsync(setup, connectorId, version, changes, cancellationToken);
         await EnsurePutAsync($"/_ingest/pipeline/{setup.IngestPipeline}", IngestPipelineBody(setup, modelId, version), "ingest pipeline", changes, cancellationToken);
@@ -67,20 +69,35 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
             }
         }
 
-        Require(version, new Version(2, 11), "neural sparse search");
-        if (setup.TwoPhase is { Enabled: true })
+        Require(version, OpenSearchVersions.NeuralSparse, "neural sparse search");
+        if (setup.TwoPhase is { Enabled: true } twoPhase)
         {
-            Require(version, new Version(2, 15), "the two-phase search pipeline");
+            Require(version, OpenSearchVersions.TwoPhase, "the two-phase search pipeline");
+            Require(version, twoPhase.MinimumVersion, $"two-phase prune_type {twoPhase.PruneRule.TypeName}");
         }
 
         if (setup.IngestPrune is { Type: not SparsePruneType.None })
         {
-            Require(version, new Version(2, 19), "prune options on the sparse_encoding processor");
+            Require(version, OpenSearchVersions.PruneType, "prune options on the sparse_encoding processor");
+        }
+
+        if (setup.Asymmetric)
+        {
+            Require(version, OpenSearchVersions.Asymmetric, "an asymmetric remote model (3.5.x refuses symmetric remote models with a model_config)");
+            if (setup.SparseAnn)
+            {
+                throw new NotSupportedException(
+                    "An asymmetric model cannot feed a sparse_vector field: neural-search does not pass sparse_embedding_format (TOKEN_ID) on the asymmetric path. Use a symmetric model with SparseAnn.");
+            }
         }
 
         if (setup.SparseAnn)
         {
-            Require(version, new Version(3, 3), "sparse ANN (sparse_vector with SEISMIC)");
+            Require(version, OpenSearchVersions.SparseAnn, "sparse ANN (sparse_vector with SEISMIC)");
+            if (setup.TwoPhase is { Enabled: true })
+            {
+                throw new NotSupportedException(TwoPhaseParameters.SeismicMessage + " Set TwoPhase = null with SparseAnn.");
+            }
         }
 
         return version;
@@ -94,31 +111,44 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
         }
     }
 
-    private async Task EnsureTrustedEndpointAsync(NeuralSparseSetup setup, List<string> changes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds the sidecar to ml-commons' trusted endpoints and allows private addresses (2.15+). The list setting replaces
+    /// ml-commons' default list (the cloud providers' hosts, MLCommonsSettings) as a whole, so the effective value is read
+    /// with its default (transient over persistent over default, as cluster metadata merges them), extended, and
+    /// written back: entries are only ever added. Where a transient value shadows the persistent one, both are written.
+    /// </summary>
+    private async Task EnsureTrustedEndpointAsync(NeuralSparseSetup setup, Version version, List<string> changes, CancellationToken cancellationToken)
     {
+        // Before 2.15 the setting does not exist (a PUT naming it fails) and ml-commons refuses private addresses outright.
+        bool hasPrivateIpSetting = version >= OpenSearchVersions.PrivateIpSetting;
         string pattern = "^" + Regex.Escape(setup.SidecarUrl.GetLeftPart(UriPartial.Authority)) + "/.*$";
-        JsonNode settings = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/_cluster/settings?flat_settings=true"), cancellationToken);
-        JsonObject persistent = settings["persistent"] as JsonObject ?? [];
-        List<string> trusted = persistent[TrustedEndpoints] is JsonArray list ? [.. list.Select(n => n!.GetValue<string>())] : [];
-        bool privateIps = persistent[PrivateIpEnabled]?.ToString() == "true";
+        JsonNode settings = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, "/_cluster/settings?include_defaults=true&flat_settings=true"), cancellationToken);
+        List<string> trusted = Effective(settings, TrustedEndpoints) is JsonArray list ? [.. list.Select(n => n!.GetValue<string>())] : [];
+        bool privateIps = !hasPrivateIpSetting || Effective(settings, PrivateIpEnabled)?.ToString() == "true";
         if (trusted.Contains(pattern) && privateIps)
         {
             return;
         }
 
-        // The setting replaces ml-commons' default list, so entries already configured are kept.
         trusted.Add(pattern);
-        var body = new JsonObject
+        var change = new JsonObject { [TrustedEndpoints] = new JsonArray([.. trusted.Distinct().Select(t => (JsonNode)JsonValue.Create(t))]) };
+        if (hasPrivateIpSetting)
         {
-            ["persistent"] = new JsonObject
-            {
-                [TrustedEndpoints] = new JsonArray([.. trusted.Distinct().Select(t => (JsonNode)JsonValue.Create(t))]),
-                [PrivateIpEnabled] = true,
-            },
-        };
+            change[PrivateIpEnabled] = true;
+        }
+
+        var body = new JsonObject { ["persistent"] = change };
+        if (settings["transient"] is JsonObject transientSettings && change.Any(c => transientSettings.ContainsKey(c.Key)))
+        {
+            body["transient"] = new JsonObject([.. change.Where(c => transientSettings.ContainsKey(c.Key)).Select(c => KeyValuePair.Create(c.Key, c.Value?.DeepClone()))]);
+        }
+
         await _client.SendAsync(new OpenSearchRequest(HttpMethod.Put, "/_cluster/settings", body), cancellationToken);
         changes.Add("cluster settings: trusted the sidecar endpoint");
     }
+
+    private static JsonNode? Effective(JsonNode settings, string key) =>
+        settings["transient"]?[key] ?? settings["persistent"]?[key] ?? settings["defaults"]?[key];
 
     private async Task<string> EnsureConnectorAsync(NeuralSparseSetup setup, Version version, List<string> changes, CancellationToken cancellationToken)
     {
@@ -134,15 +164,19 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
             ["version"] = 1,
             ["protocol"] = "http",
             ["credential"] = new JsonObject { ["api_key"] = setup.SidecarApiKey ?? "none" },
-            ["parameters"] = new JsonObject { ["sparse_embedding_format"] = "WORD" },
+            // An asymmetric model is called with texts + content_type (NeuralSearchMLInputBuilder.createAsymmetricRemoteInput)
+            // on the /encode route, which dispatches on content_type; a symmetric one with input on /documents, which
+            // serves ingest and bi-encoder queries (doc-only queries then use the analyzer).
+            ["parameters"] = setup.Asymmetric ? new JsonObject() : new JsonObject { ["sparse_embedding_format"] = "WORD" },
             ["actions"] = new JsonArray(new JsonObject
             {
                 ["action_type"] = "predict",
                 ["method"] = "POST",
-                // The documents route serves ingest (and bi-encoder queries); doc-only queries use the analyzer.
-                ["url"] = new Uri(setup.SidecarUrl, $"/v1/models/{Uri.EscapeDataString(setup.SidecarModel)}/documents").ToString(),
+                ["url"] = new Uri(setup.SidecarUrl, $"/v1/models/{Uri.EscapeDataString(setup.SidecarModel)}/{(setup.Asymmetric ? "encode" : "documents")}").ToString(),
                 ["headers"] = new JsonObject { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer ${credential.api_key}" },
-                ["request_body"] = "{ \"texts\": ${parameters.input}, \"sparse_embedding_format\": \"${parameters.sparse_embedding_format}\" }",
+                ["request_body"] = setup.Asymmetric
+                    ? "{ \"texts\": ${parameters.texts}, \"content_type\": \"${parameters.content_type}\" }"
+                    : "{ \"texts\": ${parameters.input}, \"sparse_embedding_format\": \"${parameters.sparse_embedding_format}\" }",
             }),
             ["client_config"] = new JsonObject
             {
@@ -163,18 +197,25 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
         {
             ["bool"] = new JsonObject
             {
-                ["filter"] = new JsonArray(Term("name.keyword", setup.ModelName), Term("connector_id", connectorId)),
+                // ml-commons' model index does not map connector_id (ml_model.json): dynamic mapping makes it analysed
+                // text, where a term on a mixed-case id never matches; its .keyword sub-field holds the exact id.
+                ["filter"] = new JsonArray(Term("name.keyword", setup.ModelName), Term("connector_id.keyword", connectorId)),
             },
         };
         if (await FindIdAsync("/_plugins/_ml/models/_search", query, cancellationToken) is { } existing)
         {
-            if (existing.Source?["model_state"]?.GetValue<string>() == "DEPLOYED")
+            string? state = existing.Source?["model_state"]?.GetValue<string>();
+            if (state == "DEPLOYED")
             {
                 return existing.Id;
             }
 
-            JsonNode deploy = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Post, $"/_plugins/_ml/models/{existing.Id}/_deploy"), cancellationToken);
-            await WaitForTaskAsync(deploy["task_id"]!.GetValue<string>(), setup.DeployTimeout, cancellationToken);
+            if (state != "DEPLOYING")
+            {
+                await _client.SendAsync(new OpenSearchRequest(HttpMethod.Post, $"/_plugins/_ml/models/{existing.Id}/_deploy"), cancellationToken);
+            }
+
+            await WaitForDeploymentAsync(existing.Id, setup.DeployTimeout, cancellationToken);
             changes.Add("model: deployed");
             return existing.Id;
         }
@@ -186,44 +227,109 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
             ["description"] = $"Neural sparse sidecar, model {setup.SidecarModel}",
             ["connector_id"] = connectorId,
         };
-        if (version >= new Version(3, 1))
+
+        // model_type SPARSE_ENCODING is metadata the semantic field reads; it is rejected before 3.1 and breaks every
+        // call on 3.5.x (see OpenSearchVersions.BreaksRemoteModelConfig), so it is sent only where it is harmless.
+        if (setup.Asymmetric)
+        {
+            // AsymmetricModelDetector: a RemoteModelConfig whose additional_config has is_asymmetric: true.
+            model["model_config"] = new JsonObject
+            {
+                ["model_type"] = "SPARSE_ENCODING",
+                ["additional_config"] = new JsonObject { ["is_asymmetric"] = true },
+            };
+        }
+        else if (OpenSearchVersions.AcceptsSymmetricModelConfig(version))
         {
             model["model_config"] = new JsonObject { ["model_type"] = "SPARSE_ENCODING" };
         }
 
+        // ml-commons answers a remote model's registration with its id and a task that is already COMPLETED; the
+        // deployment runs on afterwards (MLModelManager.deployModelAfterRegistering), so its end is read from the model.
         JsonNode registered = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Post, "/_plugins/_ml/models/_register?deploy=true", model), cancellationToken);
         string modelId = registered["model_id"]?.GetValue<string>()
             ?? await WaitForTaskAsync(registered["task_id"]!.GetValue<string>(), setup.DeployTimeout, cancellationToken);
+        await WaitForDeploymentAsync(modelId, setup.DeployTimeout, cancellationToken);
         changes.Add("model: registered and deployed");
         return modelId;
     }
 
-    /// <summary>Polls an ml-commons task until COMPLETED (returns its model id) or FAILED / the timeout (throws).</summary>
+    /// <summary>
+    /// Polls an ml-commons task until COMPLETED (returns its model id); any other terminal state of ml-commons'
+    /// MLTaskState (FAILED, COMPLETED_WITH_ERROR, CANCELLED, EXPIRED, UNREACHABLE) or the timeout throws.
+    /// </summary>
     private async Task<string> WaitForTaskAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        string path = $"/_plugins/_ml/tasks/{taskId}";
         DateTimeOffset deadline = _time.GetUtcNow() + timeout;
         while (true)
         {
-            JsonNode task = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, $"/_plugins/_ml/tasks/{taskId}"), cancellationToken);
+            JsonNode task = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, path), cancellationToken);
             string? state = task["state"]?.GetValue<string>();
             if (state == "COMPLETED")
             {
                 return task["model_id"]?.GetValue<string>() ?? string.Empty;
             }
 
-            if (state is "FAILED" or "COMPLETED_WITH_ERROR")
+            if (state is "FAILED" or "COMPLETED_WITH_ERROR" or "CANCELLED" or "EXPIRED" or "UNREACHABLE")
             {
                 string error = task["error"]?.ToString() ?? "no error message";
-                throw new OpenSearchException($"ml-commons task {taskId} {state}: {error}", null, "ml_task_failed", error, "GET", $"/_plugins/_ml/tasks/{taskId}");
+                throw new OpenSearchException($"ml-commons task {taskId} {state}: {error}", null, "ml_task_failed", error, "GET", path);
             }
 
             if (_time.GetUtcNow() >= deadline)
             {
-                throw new OpenSearchException($"ml-commons task {taskId} is still {state} after {timeout}; check GET /_plugins/_ml/tasks/{taskId}.", null, "ml_task_timeout", state, "GET", $"/_plugins/_ml/tasks/{taskId}");
+                throw new OpenSearchException($"ml-commons task {taskId} is still {state} after {timeout}; check GET {path}.", null, "ml_task_timeout", state, "GET", path);
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken);
+            await Task.Delay(PollInterval, _time, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Polls the model until its model_state is DEPLOYED. DEPLOY_FAILED and PARTIALLY_DEPLOYED (ml-commons MLModelState)
+    /// throw with the error of the model's latest DEPLOY_MODEL task; so does the timeout, naming the state it stopped at.
+    /// </summary>
+    private async Task WaitForDeploymentAsync(string modelId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        string path = $"/_plugins/_ml/models/{modelId}"; // ml-commons ids are URL-safe (OpenSearch auto ids)
+        DateTimeOffset deadline = _time.GetUtcNow() + timeout;
+        while (true)
+        {
+            JsonNode model = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, path), cancellationToken);
+            string? state = model["model_state"]?.GetValue<string>();
+            if (state == "DEPLOYED")
+            {
+                return;
+            }
+
+            if (state is "DEPLOY_FAILED" or "PARTIALLY_DEPLOYED")
+            {
+                string error = await DeployTaskErrorAsync(modelId, cancellationToken) ?? "no error recorded";
+                throw new OpenSearchException($"ml-commons model {modelId} is {state}: {error}", null, "ml_model_not_deployed", error, "GET", path);
+            }
+
+            if (_time.GetUtcNow() >= deadline)
+            {
+                throw new OpenSearchException(
+                    $"ml-commons model {modelId} is still {state ?? "without a state"} after {timeout}; check GET {path} and its DEPLOY_MODEL task.",
+                    null, "ml_model_deploy_timeout", state, "GET", path);
+            }
+
+            await Task.Delay(PollInterval, _time, cancellationToken);
+        }
+    }
+
+    /// <summary>The error of the model's latest DEPLOY_MODEL task (ml_task.json maps model_id and task_type as keywords).</summary>
+    private async Task<string?> DeployTaskErrorAsync(string modelId, CancellationToken cancellationToken)
+    {
+        var query = new JsonObject
+        {
+            ["bool"] = new JsonObject { ["filter"] = new JsonArray(Term("model_id", modelId), Term("task_type", "DEPLOY_MODEL")) },
+        };
+        OpenSearchResponse response = await transport.SendAsync(new OpenSearchRequest(HttpMethod.Post, "/_plugins/_ml/tasks/_search",
+            new JsonObject { ["query"] = query, ["sort"] = new JsonArray(new JsonObject { ["create_time"] = "desc" }), ["size"] = 1 }), cancellationToken);
+        return response.IsSuccess ? response.Json?["hits"]?["hits"]?.AsArray().FirstOrDefault()?["_source"]?["error"]?.ToString() : null;
     }
 
     private static JsonObject IngestPipelineBody(NeuralSparseSetup setup, string modelId, Version version)
@@ -272,6 +378,7 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
 
     private async Task EnsureIndexAsync(NeuralSparseSetup setup, List<string> changes, CancellationToken cancellationToken)
     {
+        // One definition for creation and later runs, so a re-run never adds what creation left out.
         var settings = new JsonObject { ["index.default_pipeline"] = setup.IngestPipeline };
         if (setup.TwoPhase is { Enabled: true })
         {
@@ -283,7 +390,10 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
         {
             var create = new JsonObject
             {
-                ["settings"] = setup.SparseAnn ? new JsonObject { ["index.sparse"] = true, ["index.default_pipeline"] = setup.IngestPipeline } : (JsonObject)settings.DeepClone(),
+                // index.sparse is static: it is set at creation only.
+                ["settings"] = setup.SparseAnn
+                    ? new JsonObject([KeyValuePair.Create<string, JsonNode?>("index.sparse", true), .. settings.Select(e => KeyValuePair.Create(e.Key, e.Value?.DeepClone()))])
+                    : settings.DeepClone(),
                 ["mappings"] = new JsonObject
                 {
                     ["properties"] = new JsonObject

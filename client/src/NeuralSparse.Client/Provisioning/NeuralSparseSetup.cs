@@ -21,6 +21,14 @@ public sealed record NeuralSparseSetup
     /// <summary>Index into a <c>sparse_vector</c> field with SEISMIC (3.3+) instead of <c>rank_features</c>.</summary>
     public bool SparseAnn { get; init; }
 
+    /// <summary>
+    /// Register the model as asymmetric (3.6+): one connector and model id serve ingest (passages through the model) and
+    /// <c>neural_sparse</c> with <c>query_text</c> + <c>model_id</c> (queries through the model's query path: the idf table
+    /// for a doc-only model). neural-search then sends <c>texts</c> and <c>content_type</c>, which the sidecar's
+    /// <c>/encode</c> route dispatches on. Not with <see cref="SparseAnn"/>: that path carries no <c>TOKEN_ID</c> request.
+    /// </summary>
+    public bool Asymmetric { get; init; }
+
     /// <summary>Source text field. Defaults to <c>passage_text</c>.</summary>
     public string TextField { get; init; } = "passage_text";
 
@@ -40,7 +48,7 @@ public sealed record NeuralSparseSetup
     public TimeSpan DeployTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Name of the connector and the model in ml-commons.</summary>
-    public string ModelName => $"neural-sparse-sidecar-{SidecarModel}";
+    public string ModelName => Asymmetric ? $"neural-sparse-sidecar-{SidecarModel}-asymmetric" : $"neural-sparse-sidecar-{SidecarModel}";
 
     /// <summary>Name of the ingest pipeline.</summary>
     public string IngestPipeline => $"{Index}-neural-sparse-ingest";

@@ -27,6 +27,30 @@ public sealed record Rescore(int WindowSize, Query RescoreQuery)
     };
 }
 
+/// <summary>Which way a sort key orders hits.</summary>
+public enum SortDirection
+{
+    /// <summary>Smallest first (<c>asc</c>).</summary>
+    Ascending,
+
+    /// <summary>Largest first (<c>desc</c>).</summary>
+    Descending,
+}
+
+/// <summary>One sort key: a field, or <c>_score</c>, and its direction.</summary>
+public sealed record SortField(string Field, SortDirection Direction)
+{
+    /// <summary>Relevance, best first: the order OpenSearch uses when a request has no sort.</summary>
+    public static SortField ScoreDescending { get; } = new("_score", SortDirection.Descending);
+
+    internal bool IsScoreDescending => Field == "_score" && Direction == SortDirection.Descending;
+
+    internal JsonObject ToJson() => new()
+    {
+        [Field] = new JsonObject { ["order"] = Direction == SortDirection.Descending ? "desc" : "asc" },
+    };
+}
+
 /// <summary>A <c>_search</c> request body, plus the per-request search pipeline (a URL parameter).</summary>
 public sealed record SearchRequest(Query Query)
 {
@@ -35,6 +59,9 @@ public sealed record SearchRequest(Query Query)
 
     /// <summary>Hits to skip.</summary>
     public int? From { get; init; }
+
+    /// <summary>Sort keys, in order; empty sorts by relevance. OpenSearch refuses a rescore with any sort but <c>_score</c> descending.</summary>
+    public IReadOnlyList<SortField> Sort { get; init; } = [];
 
     /// <summary>Rescorers, applied in order.</summary>
     public IReadOnlyList<Rescore> Rescores { get; init; } = [];
@@ -60,6 +87,11 @@ public sealed record SearchRequest(Query Query)
         }
 
         body["query"] = Query.ToJson();
+        if (Sort.Count > 0)
+        {
+            body["sort"] = new JsonArray([.. Sort.Select(s => (JsonNode)s.ToJson())]);
+        }
+
         if (Rescores.Count > 0)
         {
             body["rescore"] = new JsonArray([.. Rescores.Select(r => (JsonNode)r.ToJson())]);

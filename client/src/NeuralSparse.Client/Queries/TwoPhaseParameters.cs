@@ -10,6 +10,12 @@ namespace NeuralSparse.Client.Queries;
 /// </summary>
 public sealed record TwoPhaseParameters
 {
+    /// <summary>
+    /// What the processor throws for a query on a sparse ANN (SEISMIC) field (neural-search
+    /// <c>NeuralSparseTwoPhaseProcessor.validateSeismicQuery</c>, 3.3.0.0 to 3.8.0.0).
+    /// </summary>
+    internal const string SeismicMessage = "Two phase search processor is not compatible with [seismic] field for now.";
+
     /// <summary>The processor's defaults: max_ratio 0.4, expansion 5.0, window at most 10,000.</summary>
     public static TwoPhaseParameters Default { get; } = new();
 
@@ -29,6 +35,13 @@ public sealed record TwoPhaseParameters
     public int MaxWindowSize { get; init; } = 10_000;
 
     internal SparsePruneRule PruneRule => new(PruneType, PruneRatio);
+
+    /// <summary>
+    /// The first release whose processor honours these settings: 2.15, or 2.19 for a prune type other than max_ratio
+    /// (the 2.15–2.18 factory reads only prune_ratio, so alpha_mass and abs_value ran as max_ratio and top_k failed
+    /// "must be within [0, 1]"; NeuralSparseTwoPhaseProcessor.Factory, 2.19.0.0).
+    /// </summary>
+    internal Version MinimumVersion => PruneType == SparsePruneType.MaxRatio ? Provisioning.OpenSearchVersions.TwoPhase : Provisioning.OpenSearchVersions.PruneType;
 
     /// <summary>Throws <see cref="ArgumentException"/> with the server's message when a value is out of range.</summary>
     public void Validate()

@@ -92,23 +92,9 @@ public sealed class HttpOpenSearchTransport : IOpenSearchTransport, IDisposable
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
-    /// <summary>Server certificate validation: the system store, a custom CA, or none.</summary>
-    internal static SslClientAuthenticationOptions TlsOptions(OpenSearchClientOptions options)
-    {
-        var tls = new SslClientAuthenticationOptions();
-        if (options.SkipCertificateValidation)
-        {
-            tls.RemoteCertificateValidationCallback = (_, _, _, _) => true;
-        }
-        else if (options.CertificateAuthorityPath is { } caPath)
-        {
-            X509Certificate2Collection authorities = [];
-            authorities.ImportFromPemFile(caPath);
-            tls.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-            tls.CertificateChainPolicy.CustomTrustStore.AddRange(authorities);
-        }
-        return tls;
-    }
+    /// <summary>Server certificate validation (the system store, a custom CA, or none) and the client certificate.</summary>
+    internal static SslClientAuthenticationOptions TlsOptions(OpenSearchClientOptions options) =>
+        TlsFiles.ClientOptions(options.SkipCertificateValidation, options.CertificateAuthorityPath, options.ClientCertificatePath, options.ClientCertificateKeyPath);
 
     private async Task<OpenSearchResponse> SendOnceAsync(OpenSearchRequest request, CancellationToken cancellationToken)
     {

@@ -27,6 +27,15 @@ public sealed record OpenSearchClientOptions
     /// <summary>PEM file of the certificate authority that signed the cluster's certificates (instead of the system store).</summary>
     public string? CertificateAuthorityPath { get; init; }
 
+    /// <summary>
+    /// Client certificate for mutual TLS (the security plugin's certificate authentication, or a proxy that requires
+    /// one): a PEM certificate with <see cref="ClientCertificateKeyPath"/>, or a PFX/PKCS#12 file without a password.
+    /// </summary>
+    public string? ClientCertificatePath { get; init; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificatePath"/>; null when that file is a PFX.</summary>
+    public string? ClientCertificateKeyPath { get; init; }
+
     /// <summary>Retries after the first attempt for 429, 502, 503, 504 and transport errors. Defaults to 3.</summary>
     public int MaxRetries { get; init; } = 3;
 
@@ -65,16 +74,12 @@ public sealed record OpenSearchClientOptions
             throw new ArgumentException("Basic authentication needs both Username and Password.");
         }
 
-        if (CertificateAuthorityPath is not null && !File.Exists(CertificateAuthorityPath))
-        {
-            throw new ArgumentException($"OpenSearchClientOptions.CertificateAuthorityPath: '{CertificateAuthorityPath}' does not exist.");
-        }
-
         if (SkipCertificateValidation && CertificateAuthorityPath is not null)
         {
             throw new ArgumentException("Set either SkipCertificateValidation or CertificateAuthorityPath, not both.");
         }
 
+        TlsFiles.Validate("OpenSearchClientOptions", CertificateAuthorityPath, ClientCertificatePath, ClientCertificateKeyPath);
         ArgumentOutOfRangeException.ThrowIfNegative(MaxRetries);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(AttemptTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(OverallTimeout, AttemptTimeout);

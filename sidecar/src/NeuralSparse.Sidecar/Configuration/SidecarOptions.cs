@@ -100,6 +100,33 @@ public sealed class ListenOptions
 
     /// <summary>Password of <see cref="CertificatePath"/>; prefer an environment variable or secret.</summary>
     public string? CertificatePassword { get; set; }
+
+    /// <summary>
+    /// PEM private key; when set, <see cref="CertificatePath"/> is a PEM certificate (chain) instead of a PFX, as
+    /// cert-manager writes them (<c>tls.crt</c>, <c>tls.key</c>). Both files are re-read when they change.
+    /// </summary>
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>Mutual TLS: which client certificates may call the service (off unless a CA bundle is set).</summary>
+    public ClientCertificateOptions ClientCertificates { get; set; } = new();
+}
+
+/// <summary>
+/// Client certificate validation on both ports. With <see cref="TrustedCaPath"/> set, every call except the health and
+/// metrics routes must present a certificate that chains to a CA in the bundle, is within its validity period and,
+/// when <see cref="AllowedNames"/> is not empty, carries one of those names; API keys, when configured, are checked
+/// as well. The bundle is re-read when its file changes.
+/// </summary>
+public sealed class ClientCertificateOptions
+{
+    /// <summary>PEM bundle of the certificate authorities whose client certificates are accepted. Null: no client certificates.</summary>
+    public string? TrustedCaPath { get; set; }
+
+    /// <summary>
+    /// Accepted names: a DNS or URI subject alternative name, the subject's common name, or the whole subject
+    /// (<c>CN=opensearch,O=search</c>). Empty accepts any certificate from a trusted CA.
+    /// </summary>
+    public List<string> AllowedNames { get; set; } = [];
 }
 
 /// <summary>Micro-batching settings.</summary>

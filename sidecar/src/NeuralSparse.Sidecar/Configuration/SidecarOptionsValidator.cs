@@ -36,7 +36,12 @@ internal sealed class SidecarOptionsValidator : IValidateOptions<SidecarOptions>
         Check(options.Listen.HttpPort is > 0 and <= 65535, "Listen:HttpPort", "must be a port between 1 and 65535", options.Listen.HttpPort);
         Check(options.Listen.GrpcPort is > 0 and <= 65535, "Listen:GrpcPort", "must be a port between 1 and 65535", options.Listen.GrpcPort);
         Check(options.Listen.HttpPort != options.Listen.GrpcPort, "Listen:GrpcPort", "must differ from Listen:HttpPort (gRPC needs an HTTP/2-only port)", options.Listen.GrpcPort);
-        Check(options.Listen.CertificatePath is null || File.Exists(options.Listen.CertificatePath), "Listen:CertificatePath", "must be an existing PFX file", options.Listen.CertificatePath);
+        Check(options.Listen.CertificatePath is null || File.Exists(options.Listen.CertificatePath), "Listen:CertificatePath", "must be an existing PFX file (or PEM with Listen:CertificateKeyPath)", options.Listen.CertificatePath);
+        Check(options.Listen.CertificateKeyPath is null || (options.Listen.CertificatePath is not null && File.Exists(options.Listen.CertificateKeyPath)),
+            "Listen:CertificateKeyPath", "must be an existing PEM key file, with Listen:CertificatePath", options.Listen.CertificateKeyPath);
+        string? caPath = options.Listen.ClientCertificates.TrustedCaPath;
+        Check(caPath is null || options.Listen.CertificatePath is not null, "Listen:ClientCertificates:TrustedCaPath", "needs TLS: set Listen:CertificatePath too", caPath);
+        Check(caPath is null || File.Exists(caPath), "Listen:ClientCertificates:TrustedCaPath", "must be an existing PEM file of CA certificates", caPath);
 
         Check(options.Batching.MaxBatchSize is >= 1 and <= 4096, "Batching:MaxBatchSize", "must be between 1 and 4096", options.Batching.MaxBatchSize);
         Check(options.Batching.MaxBatchTokens is >= 1 and <= 1_048_576, "Batching:MaxBatchTokens", "must be between 1 and 1048576", options.Batching.MaxBatchTokens);

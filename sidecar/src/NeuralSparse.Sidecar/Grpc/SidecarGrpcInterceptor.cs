@@ -12,7 +12,7 @@ namespace NeuralSparse.Sidecar.Grpc;
 /// errors carry <c>grpc-retry-pushback-ms</c>, the gRPC retry policy's server hint. Anything else is logged and
 /// answered UNKNOWN without details.
 /// </summary>
-internal sealed class SidecarGrpcInterceptor(ApiKeyValidator apiKeys, ILogger<SidecarGrpcInterceptor> logger) : Interceptor
+internal sealed class SidecarGrpcInterceptor(ApiKeyValidator apiKeys, ClientCertificateValidator certificates, ILogger<SidecarGrpcInterceptor> logger) : Interceptor
 {
     /// <summary>Trailer the gRPC retry policy reads as "retry after this many milliseconds".</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
@@ -91,7 +91,20 @@ internal sealed class SidecarGrpcInterceptor(ApiKeyValidator apiKeys, ILogger<Si
 
     private void Admit(ServerCallContext context)
     {
-        if (!context.Method.StartsWith(HealthServicePrefix, StringComparison.Ordinal) && !apiKeys.IsAuthorized(context.GetHttpContext().Request))
+        if (context.Method.StartsWith(HealthServicePrefix, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        // Mutual TLS first (identity), then the API key, as ClientCertificateMiddleware does for HTTP. HTTP/2 cannot
+        // renegotiate, so the certificate from the handshake is all there is.
+        HttpContext http = context.GetHttpContext();
+        if (certificates.Refusal(http.Connection.ClientCertificate) is { } refusal)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, refusal));
+        }
+
+        if (!apiKeys.IsAuthorized(http.Request))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "Send the API key as 'authorization: Bearer <key>' or 'x-api-key' metadata."));
         }

@@ -165,6 +165,12 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
                 return null;
             }
 
+            if (options.Listen.ClientCertificates.TrustedCaPath is not null)
+            {
+                SidecarLog.TransportWarmUpSkipped(logger, "HTTP and gRPC", "mutual TLS is on and the service holds no client certificate of its own");
+                return null;
+            }
+
             string scheme = options.Listen.CertificatePath is null ? "http" : "https";
             IPAddress address = IPAddress.Parse(options.Listen.Address);
             string host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "[::1]" : new UriBuilder { Host = address.ToString() }.Host;
@@ -233,8 +239,7 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
             if (options.Listen.CertificatePath is { } path)
             {
                 // Trust exactly the service's own certificate, which a self-signed one would not otherwise pass.
-                using X509Certificate2 own = X509CertificateLoader.LoadPkcs12FromFile(path, options.Listen.CertificatePassword);
-                string thumbprint = own.Thumbprint;
+                string thumbprint = ClientCertificateFiles.ServerCertificate(path, options.Listen.CertificateKeyPath, options.Listen.CertificatePassword).Current.Thumbprint;
                 handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is not null && string.Equals(certificate.GetCertHashString(), thumbprint, StringComparison.OrdinalIgnoreCase);
             }

@@ -1,18 +1,22 @@
 using System.Globalization;
 using System.Text.Json;
 using NeuralSparse.Core.Errors;
+using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Sparse;
 using NeuralSparse.Sidecar.Configuration;
 
 namespace NeuralSparse.Sidecar.Http;
 
-/// <summary>A parsed encode request.</summary>
-internal sealed record EncodeHttpRequest(IReadOnlyList<string> Texts, SparseKeyFormat Format, SparsePruneRule Prune);
+/// <summary>A parsed encode request; <paramref name="ContentType"/> is the asymmetric model's <c>content_type</c>, if sent.</summary>
+internal sealed record EncodeHttpRequest(IReadOnlyList<string> Texts, SparseKeyFormat Format, SparsePruneRule Prune, EncodeKind? ContentType = null);
 
 /// <summary>
 /// Reads the two bodies ml-commons sends: a bare JSON array of strings (<c>request_body: "${parameters.input}"</c>)
 /// and an object <c>{"texts": [...], "sparse_embedding_format": "WORD"|"TOKEN_ID", "prune_type", "prune_ratio"}</c>
-/// (format compared case-insensitively, as the official handler does). Every problem names the failing field or index.
+/// (format compared case-insensitively, as the official handler does), and the asymmetric form
+/// <c>{"texts": [...], "content_type": "query"|"passage"}</c> that neural-search 3.5+ sends for a remote model with
+/// <c>additional_config.is_asymmetric</c> (<c>NeuralSearchMLInputBuilder.createAsymmetricRemoteInput</c>). Every problem
+/// names the failing field or index.
 /// </summary>
 internal static class EncodeRequestParser
 {
@@ -110,7 +114,27 @@ internal static class EncodeRequestParser
                 : throw Invalid($"\"prune_ratio\" must be a finite number; got {Kind(ratioElement)}.");
         }
 
-        return Validated(ReadTexts(textsElement, "texts"), format, SparsePruneRule.Parse(pruneType, pruneRatio), limits);
+        return Validated(ReadTexts(textsElement, "texts"), format, SparsePruneRule.Parse(pruneType, pruneRatio), limits) with
+        {
+            ContentType = ReadContentType(root),
+        };
+    }
+
+    /// <summary>neural-search writes <c>EmbeddingContentType</c> lower-cased: <c>query</c> or <c>passage</c>.</summary>
+    private static EncodeKind? ReadContentType(JsonElement root)
+    {
+        if (!root.TryGetProperty("content_type", out JsonElement element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        string? value = element.ValueKind == JsonValueKind.String ? element.GetString() : null;
+        return value?.ToLowerInvariant() switch
+        {
+            "query" => EncodeKind.Query,
+            "passage" => EncodeKind.Document,
+            _ => throw Invalid($"\"content_type\" must be \"query\" or \"passage\"; got {(value is null ? Kind(element) : $"'{value}'")}."),
+        };
     }
 
     private static EncodeHttpRequest Validated(List<string> texts, SparseKeyFormat format, SparsePruneRule prune, LimitsOptions limits)

@@ -27,6 +27,10 @@ internal static class HttpApi
         app.MapPost("/v1/queries", (HttpContext c) => EncodeAsync(c, null, EncodeKind.Query));
         app.MapPost("/v1/models/{model}/documents", (HttpContext c, string model) => EncodeAsync(c, model, EncodeKind.Document));
         app.MapPost("/v1/models/{model}/queries", (HttpContext c, string model) => EncodeAsync(c, model, EncodeKind.Query));
+
+        // One URL for both sides of an asymmetric remote model: the body's content_type picks documents or queries.
+        app.MapPost("/v1/encode", (HttpContext c) => EncodeAsync(c, null, null));
+        app.MapPost("/v1/models/{model}/encode", (HttpContext c, string model) => EncodeAsync(c, model, null));
         app.MapPost("/v1/tokenize", TokenizeAsync);
         app.MapPost("/v1/decode", DecodeAsync);
         app.MapGet("/v1/info", InfoAsync);
@@ -36,13 +40,24 @@ internal static class HttpApi
             : Results.Text("not ready\n", statusCode: StatusCodes.Status503ServiceUnavailable));
     }
 
-    private static async Task EncodeAsync(HttpContext context, string? model, EncodeKind kind)
+    /// <summary>Encodes for the route's kind, or (<paramref name="routeKind"/> null, the /encode routes) the body's content_type.</summary>
+    private static async Task EncodeAsync(HttpContext context, string? model, EncodeKind? routeKind)
     {
         IServiceProvider services = context.RequestServices;
         EncodeScheduler scheduler = services.GetRequiredService<ModelHost>().Resolve(model);
         LimitsOptions limits = services.GetRequiredService<IOptions<SidecarOptions>>().Value.Limits;
         using JsonDocument body = await ReadJsonAsync(context, limits);
         EncodeHttpRequest request = EncodeRequestParser.Parse(body.RootElement, limits);
+        EncodeKind kind = (routeKind, request.ContentType) switch
+        {
+            (null, null) => throw new NeuralSparseException(NeuralSparseErrorKind.Validation,
+                "This route serves asymmetric models: send {\"texts\": [...], \"content_type\": \"query\"|\"passage\"}, or use /documents or /queries."),
+            (null, { } fromBody) => fromBody,
+            ({ } fromRoute, null) => fromRoute,
+            ({ } fromRoute, { } fromBody) when fromRoute == fromBody => fromRoute,
+            _ => throw new NeuralSparseException(NeuralSparseErrorKind.Validation,
+                $"\"content_type\" asks for {(request.ContentType == EncodeKind.Query ? "a query" : "a passage")} encoding on a {(routeKind == EncodeKind.Query ? "/queries" : "/documents")} route; use /encode."),
+        };
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(TimeSpan.FromSeconds(limits.RequestTimeoutSeconds));
