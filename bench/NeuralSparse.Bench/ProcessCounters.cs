@@ -1,4 +1,5 @@
 using System.Globalization;
+using NeuralSparse.Sidecar.IntegrationTests;
 
 namespace NeuralSparse.Bench;
 
@@ -19,11 +20,5 @@ internal static class ProcessCounters
     }
 
     /// <summary>Peak resident set size (VmHWM) in MiB.</summary>
-    public static double PeakResidentMegabytes()
-    {
-        string? line = File.Exists("/proc/self/status")
-            ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-            : null;
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-    }
+    public static double PeakResidentMegabytes() => SidecarProcess.PeakResidentMegabytesOf("/proc/self/status") ?? 0;
 }

@@ -146,21 +146,22 @@ void EncoderTable()
     }
 }
 
-// 3. The token budget: 32 documents of 256 tokens in one 8,192-token run versus the encoder's default budget.
+// 3. The token budget: 32 documents of 256 tokens in one 8,192-token run (the default budget) versus two runs of 4,096
+// (the budget before the chunked head), same head.
 void BudgetTable()
 {
-    Line("| model | one run of 8,192 tokens (docs/s) | default budget, 4,096 tokens per run (docs/s) | speed-up |");
+    Line("| model | one run of 8,192 tokens (docs/s) | two runs of 4,096 tokens (docs/s) | one run / two runs |");
     Line("|---|---|---|---|");
     foreach (string name in settings.Models)
     {
         (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
         var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, GraphCacheDirectory = settings.GraphCache };
         using var oneRun = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options), new SparseEncoderOptions { MaxBatchSize = 32, MaxBatchTokens = 32 * 256 });
-        using var budgeted = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options));
+        using var twoRuns = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options), new SparseEncoderOptions { MaxBatchSize = 32, MaxBatchTokens = 16 * 256 });
         string[] texts = Corpus.TextsOfExactTokens(tokenizer, 32, 256, seed: (256 * 100) + 32);
         double one = 32 / Measure.MedianSeconds(() => oneRun.EncodeDocuments(texts), settings.MinSeconds);
-        double split = 32 / Measure.MedianSeconds(() => budgeted.EncodeDocuments(texts), settings.MinSeconds);
-        Line(string.Create(CultureInfo.InvariantCulture, $"| {preset.ShortName} | {one:F2} | {split:F2} | {split / one:F2}× |"));
+        double two = 32 / Measure.MedianSeconds(() => twoRuns.EncodeDocuments(texts), settings.MinSeconds);
+        Line(string.Create(CultureInfo.InvariantCulture, $"| {preset.ShortName} | {one:F2} | {two:F2} | {one / two:F2} |"));
     }
 }
 

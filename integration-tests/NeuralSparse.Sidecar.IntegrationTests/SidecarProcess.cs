@@ -47,14 +47,14 @@ internal sealed partial class SidecarProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
 
     /// <summary>Peak resident memory of the process so far (VmHWM), in MiB; null where /proc is unavailable.</summary>
-    public long? PeakResidentMegabytes
+    public long? PeakResidentMegabytes => (long?)PeakResidentMegabytesOf($"/proc/{_process.Id}/status");
+
+    /// <summary>VmHWM of a <c>/proc/PID/status</c> file, in MiB; null where the file or the line is missing.</summary>
+    public static double? PeakResidentMegabytesOf(string statusFile)
     {
-        get
-        {
-            string status = $"/proc/{_process.Id}/status";
-            string? line = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
-            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
-        }
+        string? line = File.Exists(statusFile) ? File.ReadLines(statusFile).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+        // "VmHWM:\t  487000 kB": a tab after the colon, and no space at all once the value has 8 digits (≥ 9.5 GiB).
+        return line is null ? null : long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
     }
 
     public static string RepositoryRoot

@@ -13,15 +13,13 @@ public sealed record SparseEncoderOptions
     public int MaxBatchSize { get; init; } = 32;
 
     /// <summary>
-    /// Most padded tokens (rows × longest row) in one model run. Defaults to 4,096. This budget was set when the MLM
-    /// head materialized [tokens × 30,522] logits (500 MB at 4,096 tokens; one run of 8,192 tokens measured 1.3–2.8×
-    /// slower per document than two runs of 4,096 on a 2-core CPU, docs/benchmarks.md). The chunked head (the
-    /// default since issue 11) holds one chunk of logits at a time.
+    /// Most padded tokens (rows × longest row) in one model run. Defaults to 8,192. With the chunked head (the
+    /// default), doc-v2-mini at 8,192 tokens in one run peaked at 735 MiB and ran at 68 % of the machine's GEMM rate
+    /// on a 2-core CPU, against 58 % at 4,096 (docs/benchmarks.md). A model whose head is fused (by option, or
+    /// because its graph has no recognizable head) materializes [tokens × 30,522] logits: 1 GB at this budget, so
+    /// give such a model 4,096.
     /// </summary>
-    // TODO(issue 11, integrator): raise this default (and Batching:MaxBatchTokens in SidecarOptions, appsettings.json
-    // and docs/sidecar.md) to what `bench --parts head` supports on a quiet machine: peak RSS and % of the GEMM probe
-    // per size for graph-chunks at 4k/8k/16k tokens.
-    public int MaxBatchTokens { get; init; } = 4_096;
+    public int MaxBatchTokens { get; init; } = 8_192;
 }
 
 /// <summary>
