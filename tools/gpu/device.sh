@@ -48,7 +48,8 @@ run() {
   cat "$store"/part? > "$store/bundle.tar.xz"
   [ "$(sha256sum "$store/bundle.tar.xz" | cut -d' ' -f1)" = "$(cat "$store/BUNDLE.sha256")" ] || { echo "bundle checksum mismatch" >&2; return 1; }
   rm -rf "$store/bundle" && mkdir -p "$store/bundle"
-  "$py" -c "import tarfile,sys; tarfile.open(sys.argv[1], 'r:xz').extractall(sys.argv[2], filter='tar')" "$store/bundle.tar.xz" "$store/bundle" || return 1
+  # The 'tar' extraction filter where this Python has it (3.11.4+, 3.12); older ones extract our own archive as is.
+  "$py" -c "import tarfile,sys; kw = {'filter': 'tar'} if hasattr(tarfile, 'tar_filter') else {}; tarfile.open(sys.argv[1], 'r:xz').extractall(sys.argv[2], **kw)" "$store/bundle.tar.xz" "$store/bundle" || return 1
   local app="$store/bundle/app"
   chmod +x "$app/NeuralSparse.Bench"
   echo "unpacked in $((SECONDS - t0)) s (commit $(cat "$store/bundle/COMMIT"))"
