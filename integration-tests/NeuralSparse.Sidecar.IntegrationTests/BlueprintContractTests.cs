@@ -228,38 +228,17 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
     /// which escapes quote, backslash and control characters (\b \t \n \f \r short, others as \u00XX) and leaves
     /// everything else, U+2028/U+2029 and HTML characters included, as it is.
     /// </summary>
-    private static string XContentArray(IEnumerable<string> texts)
-    {
-        var json = new StringBuilder("[");
-        foreach (string text in texts)
-        {
-            json.Append(json.Length > 1 ? ",\"" : "\"");
-            foreach (char c in text)
-            {
-                json.Append(c switch
-                {
-                    '"' => "\\\"",
-                    '\\' => "\\\\",
-                    '\n' => "\\n",
-                    '\r' => "\\r",
-                    '\t' => "\\t",
-                    '\b' => "\\b",
-                    '\f' => "\\f",
-                    < ' ' => "\\u" + ((int)c).ToString("X4", CultureInfo.InvariantCulture),
-                    _ => c.ToString(),
-                });
-            }
-
-            json.Append('"');
-        }
-
-        return json.Append(']').ToString();
-    }
+    private static string XContentArray(IEnumerable<string> texts) => JavaJsonArray(texts, gson: false, htmlEscaping: false);
 
     /// <summary>Gson's string escaping: quote, backslash, control characters, U+2028/U+2029, and with HTML escaping on (the
     /// Gson default, ml-commons ≤ 3.2) also <c>&lt; &gt; &amp; = '</c>.</summary>
-    internal static string GsonArray(IEnumerable<string> texts, bool htmlEscaping)
+    internal static string GsonArray(IEnumerable<string> texts, bool htmlEscaping) => JavaJsonArray(texts, gson: true, htmlEscaping);
+
+    /// <summary>A JSON array of strings escaped as Jackson (upper-case hex, nothing beyond control characters) or Gson
+    /// (lower-case hex, also U+2028/U+2029 and, with HTML escaping, <c>&lt; &gt; &amp; = '</c>) writes them.</summary>
+    private static string JavaJsonArray(IEnumerable<string> texts, bool gson, bool htmlEscaping)
     {
+        string hex = gson ? "x4" : "X4";
         var json = new StringBuilder("[");
         foreach (string text in texts)
         {
@@ -275,9 +254,9 @@ public sealed partial class BlueprintContractTests : IAsyncLifetime
                     '\t' => "\\t",
                     '\b' => "\\b",
                     '\f' => "\\f",
-                    '\u2028' or '\u2029' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
-                    '<' or '>' or '&' or '=' or '\'' when htmlEscaping => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
-                    < ' ' => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+                    '\u2028' or '\u2029' when gson => "\\u" + ((int)c).ToString(hex, CultureInfo.InvariantCulture),
+                    '<' or '>' or '&' or '=' or '\'' when htmlEscaping => "\\u" + ((int)c).ToString(hex, CultureInfo.InvariantCulture),
+                    < ' ' => "\\u" + ((int)c).ToString(hex, CultureInfo.InvariantCulture),
                     _ => c.ToString(),
                 });
             }
