@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using Grpc.Net.Client;
 using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Tokenization;
 using NeuralSparse.Onnx;
 using NeuralSparse.Sidecar.IntegrationTests;
 using WireEncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
+using WireSparseEncoder = NeuralSparse.Grpc.V1.SparseEncoder;
 
 namespace NeuralSparse.Bench;
 
@@ -66,7 +68,8 @@ internal static class LatencyBench
             ], environment: environment);
             double startup = clock.Elapsed.TotalSeconds;
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri($"http://127.0.0.1:{sidecar.HttpPort}") };
-            using var grpc = new HttpClient(new SocketsHttpHandler { EnableMultipleHttp2Connections = true }) { BaseAddress = new Uri($"http://127.0.0.1:{sidecar.GrpcPort}") };
+            using GrpcChannel channel = ServiceLoad.GrpcChannelTo(sidecar);
+            var grpc = new WireSparseEncoder.SparseEncoderClient(channel);
             int q = 0;
             Task<bool> Http() => ServiceLoad.PostJsonAsync(http, $"/v1/models/{settings.QueryModel}/queries", [queries[Interlocked.Increment(ref q) % queries.Length]]);
             Task<bool> Grpc() => ServiceLoad.GrpcEncodeAsync(grpc, settings.QueryModel, WireEncodeKind.Query, [queries[Interlocked.Increment(ref q) % queries.Length]]);

@@ -76,6 +76,21 @@ public sealed class BlueprintSpecTests
         Assert.NotEmpty(Spec.Value!.Validate("ml.yaml", "ml.create_connector", JsonNode.Parse("""{ "name": 5 }""")));
         Assert.NotEmpty(Spec.Value!.Validate("_core.yaml", "search", JsonNode.Parse("""{ "size": "ten" }""")));
     }
+
+    [SpecFact]
+    public void SpecValidation_TellsWhereAndWhy()
+    {
+        Assert.Equal(
+            ["$.processors[0].sparse_encoding.model_id: expected \"string\", got \"integer\""],
+            Spec.Value!.Validate("ingest.yaml", "ingest.put_pipeline", JsonNode.Parse("""{ "processors": [ { "sparse_encoding": { "model_id": 3, "field_map": {} } } ] }""")));
+        Assert.Equal(
+            ["$: missing required properties [\"actions\",\"credential\",\"description\",\"parameters\",\"protocol\",\"version\"]", "$.name: expected \"string\", got \"integer\""],
+            Spec.Value!.Validate("ml.yaml", "ml.create_connector", JsonNode.Parse("""{ "name": 5 }""")));
+        // A union that no branch satisfies is one line where the instance went wrong, not every branch's complaint.
+        Assert.Equal(
+            ["$.request_processors[0]: matches none of oneOf's 5 schemas"],
+            Spec.Value!.Validate("search_pipeline.yaml", "search_pipeline.put", JsonNode.Parse("""{ "request_processors": [ { "no_such_processor": {} } ] }""")));
+    }
 }
 
 /// <summary>Skipped, with the reason, where ../shared/opensearch-api-spec is absent.</summary>
