@@ -146,8 +146,7 @@ void EncoderTable()
     }
 }
 
-// 3. The token budget: 32 documents of 256 tokens in one 8,192-token run (the default budget) versus two runs of 4,096
-// (the budget before the chunked head), same head.
+// 3. The token budget: 32 documents of 256 tokens in one 8,192-token run versus two runs of 4,096 (the default), same head.
 void BudgetTable()
 {
     Line("| model | one run of 8,192 tokens (docs/s) | two runs of 4,096 tokens (docs/s) | one run / two runs |");

@@ -13,13 +13,12 @@ public sealed record SparseEncoderOptions
     public int MaxBatchSize { get; init; } = 32;
 
     /// <summary>
-    /// Most padded tokens (rows × longest row) in one model run. Defaults to 8,192. With the chunked head (the
-    /// default), doc-v2-mini at 8,192 tokens in one run peaked at 735 MiB and ran at 68 % of the machine's GEMM rate
-    /// on a 2-core CPU, against 58 % at 4,096 (docs/benchmarks.md). A model whose head is fused (by option, or
-    /// because its graph has no recognizable head) materializes [tokens × 30,522] logits: 1 GB at this budget, so
-    /// give such a model 4,096.
+    /// Most padded tokens (rows × longest row) in one model run. Defaults to 4,096. With the chunked head (the
+    /// default) memory no longer limits it (doc-v2-mini peaks at 735 MiB for 8,192 tokens), but on a 2-core CPU one
+    /// run of 8,192 tokens was still 0.87–0.97× as fast as two runs of 4,096 on the same texts (docs/benchmarks.md);
+    /// GPUs take larger runs (the Helm chart sets 16,384).
     /// </summary>
-    public int MaxBatchTokens { get; init; } = 8_192;
+    public int MaxBatchTokens { get; init; } = 4_096;
 }
 
 /// <summary>

@@ -135,8 +135,8 @@ public sealed class BatchingOptions
     /// <summary>Most texts per model run. Defaults to 32.</summary>
     public int MaxBatchSize { get; set; } = 32;
 
-    /// <summary>Most padded tokens per model run. Defaults to 8,192 (4,096 for a fused head; see docs/benchmarks.md).</summary>
-    public int MaxBatchTokens { get; set; } = 8192;
+    /// <summary>Most padded tokens per model run. Defaults to 4,096, the fastest on CPU (see docs/benchmarks.md); raise it on a GPU.</summary>
+    public int MaxBatchTokens { get; set; } = 4096;
 
     /// <summary>
     /// Opt-in wait, in milliseconds, for an idle model to collect company before it starts a run. Defaults to 0:

@@ -1,11 +1,11 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using NeuralSparse.Core.Errors;
@@ -140,7 +140,7 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
     }
 
     /// <summary>Clients for the service's own HTTP and gRPC ports, as a user would call them.</summary>
-    private sealed class TransportClients(HttpClient http, HttpClient grpc, string? apiKey) : IDisposable
+    private sealed class TransportClients(HttpClient http, GrpcChannel grpcChannel, string? apiKey) : IDisposable
     {
         public static async Task<TransportClients?> TryCreateAsync(
             SidecarOptions options, IServer? server, Task serverStarted, TimeSpan wait, ILogger logger)
@@ -176,7 +176,7 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
             string host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "[::1]" : new UriBuilder { Host = address.ToString() }.Host;
             return new TransportClients(
                 new HttpClient(Handler(options)) { BaseAddress = new Uri($"{scheme}://{host}:{options.Listen.HttpPort}") },
-                new HttpClient(Handler(options)) { BaseAddress = new Uri($"{scheme}://{host}:{options.Listen.GrpcPort}") },
+                GrpcChannel.ForAddress($"{scheme}://{host}:{options.Listen.GrpcPort}", new GrpcChannelOptions { HttpHandler = Handler(options) }),
                 options.Auth.ApiKeys.FirstOrDefault());
         }
 
@@ -191,28 +191,26 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
                 await SendAsync(http, request, cancellationToken);
             }
 
+            var grpc = new NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderClient(grpcChannel);
+            Metadata? headers = apiKey is null ? null : new Metadata { { "authorization", $"Bearer {apiKey}" } };
             foreach (WireEncodeKind kind in new[] { WireEncodeKind.Query, WireEncodeKind.Document })
             {
-                byte[] payload = new EncodeRequest { Model = model, Kind = kind, Texts = { "warm up the service" } }.ToByteArray();
-                byte[] frame = new byte[5 + payload.Length];
-                BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
-                payload.CopyTo(frame, 5);
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/{SidecarHealthService.SparseEncoderServiceName}/Encode", UriKind.Relative))
+                // As over HTTP: a failed warm-up call only means less warm-up.
+                try
                 {
-                    Version = HttpVersion.Version20,
-                    VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-                    Content = new ByteArrayContent(frame),
-                };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-                request.Headers.TryAddWithoutValidation("te", "trailers");
-                await SendAsync(grpc, request, cancellationToken);
+                    await grpc.EncodeAsync(new EncodeRequest { Model = model, Kind = kind, Texts = { "warm up the service" } }, headers, cancellationToken: cancellationToken);
+                }
+                catch (RpcException)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
             }
         }
 
         public void Dispose()
         {
             http.Dispose();
-            grpc.Dispose();
+            grpcChannel.Dispose();
         }
 
         private async Task SendAsync(HttpClient client, HttpRequestMessage request, CancellationToken cancellationToken)
