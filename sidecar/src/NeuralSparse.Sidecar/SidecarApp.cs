@@ -118,11 +118,6 @@ internal static class SidecarApp
         configure?.Invoke(builder);
         WebApplication app = builder.Build();
 
-        if (settings.Listen.ClientCertificates.TrustedCaPath is not null)
-        {
-            app.UseMiddleware<ClientCertificateMiddleware>(); // mutual TLS: identity first, then the API key
-        }
-
         app.UseMiddleware<RequestPipelineMiddleware>();
         HttpApi.Map(app);
         SidecarTelemetry.MapScrapeEndpoint(app);

@@ -39,13 +39,17 @@ internal static class TlsFiles
 
         if (certificatePath is not null)
         {
-            X509Certificate2 certificate = keyPath is null
-                ? X509CertificateLoader.LoadPkcs12FromFile(certificatePath, null)
-                // A PEM key is ephemeral; a PKCS#12 round trip makes it usable for TLS on every platform.
-                : X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(certificatePath, keyPath).Export(X509ContentType.Pkcs12), null);
+            X509Certificate2 certificate = keyPath is null ? X509CertificateLoader.LoadPkcs12FromFile(certificatePath, null) : LoadPem(certificatePath, keyPath);
             tls.ClientCertificates = [certificate];
         }
 
         return tls;
+    }
+
+    private static X509Certificate2 LoadPem(string certificatePath, string keyPath)
+    {
+        // A PEM key is ephemeral; a PKCS#12 round trip makes it usable for TLS on every platform.
+        using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 }

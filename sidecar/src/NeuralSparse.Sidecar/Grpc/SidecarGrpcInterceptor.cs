@@ -96,7 +96,7 @@ internal sealed class SidecarGrpcInterceptor(ApiKeyValidator apiKeys, ClientCert
             return;
         }
 
-        // Mutual TLS first (identity), then the API key, as ClientCertificateMiddleware does for HTTP. HTTP/2 cannot
+        // Mutual TLS first (identity), then the API key, as RequestPipelineMiddleware does for HTTP. HTTP/2 cannot
         // renegotiate, so the certificate from the handshake is all there is.
         HttpContext http = context.GetHttpContext();
         if (certificates.Refusal(http.Connection.ClientCertificate) is { } refusal)

@@ -17,7 +17,7 @@ internal static class ClientCertificateHosting
             https.ServerCertificateSelector = (_, _) => server.Current;
             if (mutual)
             {
-                // Ask for a certificate but decide per call (ClientCertificateMiddleware): a refusal then gets a status
+                // Ask for a certificate but decide per call (RequestPipelineMiddleware, SidecarGrpcInterceptor): a refusal then gets a status
                 // naming its reason instead of a bare handshake failure, and probes reach /health without one.
                 https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
                 https.AllowAnyClientCertificate();

@@ -174,9 +174,10 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
             string scheme = options.Listen.CertificatePath is null ? "http" : "https";
             IPAddress address = IPAddress.Parse(options.Listen.Address);
             string host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "[::1]" : new UriBuilder { Host = address.ToString() }.Host;
+            string? thumbprint = OwnCertificateThumbprint(options.Listen);
             return new TransportClients(
-                new HttpClient(Handler(options)) { BaseAddress = new Uri($"{scheme}://{host}:{options.Listen.HttpPort}") },
-                GrpcChannel.ForAddress($"{scheme}://{host}:{options.Listen.GrpcPort}", new GrpcChannelOptions { HttpHandler = Handler(options) }),
+                new HttpClient(Handler(thumbprint)) { BaseAddress = new Uri($"{scheme}://{host}:{options.Listen.HttpPort}") },
+                GrpcChannel.ForAddress($"{scheme}://{host}:{options.Listen.GrpcPort}", new GrpcChannelOptions { HttpHandler = Handler(thumbprint) }),
                 options.Auth.ApiKeys.FirstOrDefault());
         }
 
@@ -231,15 +232,25 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
             }
         }
 
-        private static SocketsHttpHandler Handler(SidecarOptions options)
+        private static string? OwnCertificateThumbprint(ListenOptions listen)
+        {
+            if (listen.CertificatePath is not { } path)
+            {
+                return null;
+            }
+
+            using X509Certificate2 own = ClientCertificateFiles.ServerCertificate(path, listen.CertificateKeyPath, listen.CertificatePassword).Current;
+            return own.Thumbprint;
+        }
+
+        private static SocketsHttpHandler Handler(string? serverThumbprint)
         {
             var handler = new SocketsHttpHandler { UseProxy = false };
-            if (options.Listen.CertificatePath is { } path)
+            if (serverThumbprint is not null)
             {
                 // Trust exactly the service's own certificate, which a self-signed one would not otherwise pass.
-                string thumbprint = ClientCertificateFiles.ServerCertificate(path, options.Listen.CertificateKeyPath, options.Listen.CertificatePassword).Current.Thumbprint;
                 handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is not null && string.Equals(certificate.GetCertHashString(), thumbprint, StringComparison.OrdinalIgnoreCase);
+                    certificate is not null && string.Equals(certificate.GetCertHashString(), serverThumbprint, StringComparison.OrdinalIgnoreCase);
             }
 
             return handler;

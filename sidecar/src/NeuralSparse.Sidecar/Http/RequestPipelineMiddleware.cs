@@ -8,10 +8,13 @@ using NeuralSparse.Sidecar.Metrics;
 namespace NeuralSparse.Sidecar.Http;
 
 /// <summary>
-/// Around every HTTP request: the API key check, the one place where exceptions become ProblemDetails, and the
-/// request metrics. gRPC calls pass through: they report errors in trailers themselves.
+/// Around every HTTP request: the client certificate check (mutual TLS) and then the API key check, the one place where
+/// exceptions become ProblemDetails, and the request metrics. gRPC calls pass through: SidecarGrpcInterceptor makes
+/// the same checks and reports errors in trailers. The TLS layer lets connections without a certificate through, so
+/// probes and scrapes reach /health and /metrics; every other route is refused here with a 401 naming the reason.
 /// </summary>
-internal sealed class RequestPipelineMiddleware(RequestDelegate next, ApiKeyValidator apiKeys, SidecarMetrics metrics, ILogger<RequestPipelineMiddleware> logger)
+internal sealed class RequestPipelineMiddleware(
+    RequestDelegate next, ApiKeyValidator apiKeys, ClientCertificateValidator certificates, SidecarMetrics metrics, ILogger<RequestPipelineMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -19,9 +22,18 @@ internal sealed class RequestPipelineMiddleware(RequestDelegate next, ApiKeyVali
         bool isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
         try
         {
-            if (!isGrpc && RequiresKey(context.Request.Path) && !apiKeys.IsAuthorized(context.Request))
+            if (!isGrpc && RequiresCredentials(context.Request.Path))
             {
-                throw new NeuralSparseException(NeuralSparseErrorKind.Unauthenticated, "Send the API key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.");
+                if (certificates.IsEnabled
+                    && certificates.Refusal(await context.Connection.GetClientCertificateAsync(context.RequestAborted)) is { } refusal)
+                {
+                    throw new NeuralSparseException(NeuralSparseErrorKind.Unauthenticated, refusal);
+                }
+
+                if (!apiKeys.IsAuthorized(context.Request))
+                {
+                    throw new NeuralSparseException(NeuralSparseErrorKind.Unauthenticated, "Send the API key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.");
+                }
             }
 
             await next(context);
@@ -42,7 +54,8 @@ internal sealed class RequestPipelineMiddleware(RequestDelegate next, ApiKeyVali
         }
     }
 
-    private static bool RequiresKey(PathString path) =>
+    /// <summary>Kubernetes probes and Prometheus reach these without a certificate or an API key.</summary>
+    private static bool RequiresCredentials(PathString path) =>
         !path.StartsWithSegments("/health", StringComparison.Ordinal) && !path.StartsWithSegments("/metrics", StringComparison.Ordinal);
 
     private async Task HandleAsync(HttpContext context, Exception exception)
