@@ -26,6 +26,12 @@ internal sealed record BenchSettings(
     /// <summary>Part latency: steady requests per protocol.</summary>
     public int Requests { get; init; } = 200;
 
+    /// <summary>Part latency: which service variants to start (keys of <c>LatencyBench</c>'s variants); all by default.</summary>
+    public string[]? LatencyVariants { get; init; }
+
+    /// <summary>Part latency: ONNX Runtime's threads go on spinning after each run (its default), in process and in the service.</summary>
+    public bool SpinBetweenRuns { get; init; } = true;
+
     /// <summary>Part int8: documents and queries of the fidelity corpus, and extra model directories.</summary>
     public int FidelityDocuments { get; init; } = 100;
 
@@ -83,6 +89,8 @@ internal sealed record BenchSettings(
             SteadyRuns = values.TryGetValue("steady-runs", out string? steady) ? Ints(steady)[0] : 3,
             QueryModel = values.GetValueOrDefault("query-model") ?? "v2-distill",
             Requests = values.TryGetValue("requests", out string? requests) ? Ints(requests)[0] : 200,
+            SpinBetweenRuns = bool.Parse(values.GetValueOrDefault("spin-between-runs") ?? "true"),
+            LatencyVariants = values.TryGetValue("latency-variants", out string? variants) ? variants.Split(',') : null,
             FidelityDocuments = values.TryGetValue("fidelity-docs", out string? docs) ? Ints(docs)[0] : 100,
             FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,
             Int8Directories = values.TryGetValue("int8-dirs", out string? dirs) ? dirs.Split(',', StringSplitOptions.RemoveEmptyEntries) : [],

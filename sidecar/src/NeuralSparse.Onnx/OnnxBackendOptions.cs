@@ -60,6 +60,14 @@ public sealed partial record OnnxBackendOptions
     /// </summary>
     public bool AllowSpinning { get; init; } = true;
 
+    /// <summary>
+    /// Whether spinning threads go on spinning for a while after a run returns (ONNX Runtime's default, true). False
+    /// stops them when the run returns (<c>session.force_spinning_stop</c>): less CPU between infrequent requests,
+    /// but on a 2-vCPU VM the service's single-query p99 was worse (44 ms against 28, docs/benchmarks.md), as the
+    /// next run has to wake them.
+    /// </summary>
+    public bool SpinBetweenRuns { get; init; } = true;
+
     /// <summary>Where pooling runs. Defaults to <see cref="PoolingPlacement.Graph"/>.</summary>
     public PoolingPlacement Pooling { get; init; } = PoolingPlacement.Graph;
 

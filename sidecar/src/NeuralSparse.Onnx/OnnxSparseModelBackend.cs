@@ -354,6 +354,10 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         {
             session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         }
+        else if (!options.SpinBetweenRuns)
+        {
+            session.AddSessionConfigEntry("session.force_spinning_stop", "1");
+        }
 
         // The graph is handed over as bytes, so ORT needs to be told where its external-data files are.
         if (graphDirectory is not null)

@@ -32,6 +32,17 @@ public sealed class GrpcTests : IAsyncLifetime
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
+    public async Task Encode_ResponseHeaders_CarryTheServicesOwnTime_AsServerTiming()
+    {
+        using AsyncUnaryCall<EncodeResponse> call = _client.EncodeAsync(new EncodeRequest { Texts = { "hello world" } });
+
+        Metadata headers = await call.ResponseHeadersAsync;
+        await call.ResponseAsync;
+
+        Assert.Matches(@"^app;dur=\d+\.\d{3}$", headers.GetValue("server-timing"));
+    }
+
+    [Fact]
     public async Task Encode_MatchesTheHttpApi()
     {
         var request = new EncodeRequest { Texts = { "hello world", "", "the weather in ny" }, IncludeTokens = true };

@@ -146,6 +146,22 @@ public sealed class HttpApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await _host.Client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode);
     }
 
+    [Theory]
+    [InlineData("/v1/queries", """["hello world"]""", HttpStatusCode.OK)]
+    [InlineData("/v1/queries", """{ "texts": 3 }""", HttpStatusCode.BadRequest)]
+    public async Task EveryResponse_CarriesTheServicesOwnTime_AsServerTiming(string path, string json, HttpStatusCode status)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        HttpResponseMessage response = await _host.PostJsonAsync(path, json);
+        double clientMilliseconds = clock.Elapsed.TotalMilliseconds;
+
+        Assert.Equal(status, response.StatusCode);
+        string timing = Assert.Single(response.Headers.GetValues("Server-Timing"));
+        Assert.Matches(@"^app;dur=\d+\.\d{3}$", timing);
+        double serverMilliseconds = double.Parse(timing["app;dur=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(serverMilliseconds, 0.001, clientMilliseconds);
+    }
+
     private async Task<JsonElement> OkJsonAsync(string path, string json)
     {
         HttpResponseMessage response = await _host.PostJsonAsync(path, json);

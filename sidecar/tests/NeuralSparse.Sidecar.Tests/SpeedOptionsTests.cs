@@ -8,10 +8,12 @@ namespace NeuralSparse.Sidecar.Tests;
 public sealed class SpeedOptionsTests
 {
     [Fact]
-    public void Defaults_ChunkedHead_Float32_NoBatchingWait_BoundedWarmUp()
+    public void Defaults_ChunkedHead_Float32_NoBatchingWait_BoundedWarmUp_OnnxRuntimeSpinning()
     {
         var options = new SidecarOptions();
         var model = new ModelOptions();
+
+        Assert.Equal((true, true), (model.AllowSpinning, model.SpinBetweenRuns));
 
         Assert.Equal(("graph-chunks", 512, "none"), (model.Head, model.HeadChunkTokens, model.Quantization));
         Assert.Equal(0, options.Batching.MaxWaitMilliseconds);

@@ -35,8 +35,9 @@ public sealed record EncodeSchedulerOptions
 
 /// <summary>
 /// Serves one model to many concurrent callers with continuous batching: when the model is idle a request runs at
-/// once; texts that arrive while a run is in progress are merged into the next run (up to the batch limits, and
-/// after an optional <see cref="EncodeSchedulerOptions.MaxWait"/>); results are routed back in order. Admission is bounded by texts in flight, so memory is bounded; a full queue fails fast with
+/// once, on its caller's thread; texts that arrive while a run is in progress are merged by the worker into the next
+/// run (up to the batch limits, and after an optional <see cref="EncodeSchedulerOptions.MaxWait"/>); results are
+/// routed back in order. Admission is bounded by texts in flight, so memory is bounded; a full queue fails fast with
 /// <see cref="NeuralSparseErrorKind.Overloaded"/>. A cancelled request frees its place before it runs.
 /// </summary>
 public sealed class EncodeScheduler : IAsyncDisposable
@@ -46,7 +47,9 @@ public sealed class EncodeScheduler : IAsyncDisposable
     private readonly Channel<WorkItem> _queue = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _worker;
+    private readonly SemaphoreSlim _runLock = new(1, 1); // one model run at a time: the worker's or a caller's
     private int _textsInFlight;
+    private bool _disposing;
 
     /// <summary>Lucene's FeatureField linear query accepts weights in (0, 64]; query vectors are capped to it.</summary>
     public const float MaxQueryWeight = 64f;
@@ -75,7 +78,9 @@ public sealed class EncodeScheduler : IAsyncDisposable
 
     /// <summary>
     /// Encodes <paramref name="texts"/>; results are in input order. Doc-only queries are answered at once from the
-    /// idf table; everything else is queued for a shared model run. Query weights are capped at <see cref="MaxQueryWeight"/>.
+    /// idf table. Everything else runs through the model: at once on this thread when the model is idle (the
+    /// returned task is then complete), otherwise queued for the next shared run. Query weights are capped at
+    /// <see cref="MaxQueryWeight"/>.
     /// </summary>
     /// <exception cref="NeuralSparseException">Overloaded when the queue is full; Validation for a bad prune rule.</exception>
     public Task<IReadOnlyList<SparseVector>> EncodeAsync(
@@ -119,6 +124,11 @@ public sealed class EncodeScheduler : IAsyncDisposable
         }
 
         var item = new WorkItem(tokens, prune, kind == EncodeKind.Query ? MaxQueryWeight : float.PositiveInfinity);
+        if (TryRunInline(item))
+        {
+            return item.Completion.Task;
+        }
+
         if (!_queue.Writer.TryWrite(item))
         {
             Interlocked.Add(ref _textsInFlight, -texts.Count);
@@ -140,9 +150,40 @@ public sealed class EncodeScheduler : IAsyncDisposable
     /// <summary>Stops admitting work, finishes everything admitted, then stops the worker.</summary>
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposing, true);
         _queue.Writer.TryComplete();
         await _worker.ConfigureAwait(false);
+
+        // A run on a caller's thread finishes first. The lock is handed back: disposing twice must not hang.
+        await _runLock.WaitAsync().ConfigureAwait(false);
+        _runLock.Release();
         _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// An idle model runs a request on the caller's thread, together with anything already queued: a lone request
+    /// then costs no hand-off to the worker and back (two thread-pool hops). Only with no opt-in wait, where the
+    /// worker would start the same run at once.
+    /// </summary>
+    private bool TryRunInline(WorkItem item)
+    {
+        if (_options.MaxWait > TimeSpan.Zero || Volatile.Read(ref _disposing) || !_runLock.Wait(0))
+        {
+            return false;
+        }
+
+        try
+        {
+            var gathered = new List<WorkItem> { item };
+            TakeQueued(gathered, item.Tokens.Length, item.Tokens.Sum(t => (long)t.Length));
+            RunGathered(gathered);
+        }
+        finally
+        {
+            _runLock.Release();
+        }
+
+        return true;
     }
 
     private async Task RunAsync()
@@ -150,10 +191,37 @@ public sealed class EncodeScheduler : IAsyncDisposable
         var gathered = new List<WorkItem>();
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            gathered.Clear();
-            await GatherAsync(gathered).ConfigureAwait(false);
-            RunGathered(gathered);
+            await _runLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                gathered.Clear();
+                await GatherAsync(gathered).ConfigureAwait(false);
+                RunGathered(gathered);
+            }
+            finally
+            {
+                _runLock.Release();
+            }
         }
+    }
+
+    /// <summary>Adds what is queued now to <paramref name="gathered"/>, up to the batch limits; skips cancelled items.</summary>
+    private (int Texts, long Tokens) TakeQueued(List<WorkItem> gathered, int texts, long tokens)
+    {
+        while (texts < _options.Batching.MaxBatchSize && tokens < _options.Batching.MaxBatchTokens
+            && _queue.Reader.TryRead(out WorkItem? item))
+        {
+            if (item.IsCancelled)
+            {
+                continue; // its caller gave up: it takes no room in the run
+            }
+
+            gathered.Add(item);
+            texts += item.Tokens.Length;
+            tokens += item.Tokens.Sum(t => (long)t.Length);
+        }
+
+        return (texts, tokens);
     }
 
     /// <summary>
@@ -162,41 +230,23 @@ public sealed class EncodeScheduler : IAsyncDisposable
     /// </summary>
     private async Task GatherAsync(List<WorkItem> gathered)
     {
-        int maxTexts = _options.Batching.MaxBatchSize;
-        int maxTokens = _options.Batching.MaxBatchTokens;
         int texts = 0;
         long tokens = 0;
         long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxWait.TotalSeconds * Stopwatch.Frequency);
-        while (texts < maxTexts && tokens < maxTokens)
+        while (true)
         {
-            if (_queue.Reader.TryRead(out WorkItem? item))
-            {
-                if (item.IsCancelled)
-                {
-                    continue; // its caller gave up: it takes no room in the run
-                }
-
-                gathered.Add(item);
-                texts += item.Tokens.Length;
-                tokens += item.Tokens.Sum(t => (long)t.Length);
-                continue;
-            }
-
-            TimeSpan remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-            if (gathered.Count > 0 && remaining <= TimeSpan.Zero)
+            (texts, tokens) = TakeQueued(gathered, texts, tokens);
+            if (texts >= _options.Batching.MaxBatchSize || tokens >= _options.Batching.MaxBatchTokens)
             {
                 return;
             }
 
-            if (gathered.Count == 0 && remaining <= TimeSpan.Zero)
+            TimeSpan remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero)
             {
-                // Everything read so far was cancelled: wait for new work without a deadline.
-                if (!await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                continue;
+                // Past the wait: run what was gathered; if every item read was cancelled, the worker's loop waits
+                // for new work.
+                return;
             }
 
             using var wait = new CancellationTokenSource(remaining);

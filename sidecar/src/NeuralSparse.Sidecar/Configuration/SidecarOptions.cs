@@ -60,6 +60,9 @@ public sealed class ModelOptions
     /// <summary>Let ONNX Runtime's threads spin while idle (its default). See docs/benchmarks.md for when to turn it off.</summary>
     public bool AllowSpinning { get; set; } = true;
 
+    /// <summary>Let them go on spinning for a while after a run returns (ONNX Runtime's default, true); false stops them at once.</summary>
+    public bool SpinBetweenRuns { get; set; } = true;
+
     /// <summary>
     /// Weights of a graph built from a Hugging Face folder: <c>fp32</c> (default) or <c>fp16</c> (float16 weights and
     /// arithmetic, float32 outputs; for CUDA, where it runs on tensor cores).

@@ -186,6 +186,7 @@ internal sealed class ModelHost(
                 RequireDevice = model.RequireDevice,
                 IntraOpThreads = model.IntraOpThreads,
                 AllowSpinning = model.AllowSpinning,
+                SpinBetweenRuns = model.SpinBetweenRuns,
                 GraphCacheDirectory = settings.GraphCacheDirectory,
                 WeightPrecision = model.Precision == "fp16" ? WeightPrecision.Float16 : WeightPrecision.Float32,
                 Head = model.Head switch { "host-chunks" => HeadEvaluation.HostChunks, "fused" => HeadEvaluation.Fused, _ => HeadEvaluation.GraphChunks },

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using NeuralSparse.Core.Errors;
@@ -9,7 +10,7 @@ namespace NeuralSparse.Sidecar.Http;
 
 /// <summary>
 /// Around every HTTP request: the client certificate check (mutual TLS) and then the API key check, the one place where
-/// exceptions become ProblemDetails, and the request metrics. gRPC calls pass through: SidecarGrpcInterceptor makes
+/// exceptions become ProblemDetails, the request metrics and the Server-Timing header. gRPC calls pass through: SidecarGrpcInterceptor makes
 /// the same checks and reports errors in trailers. The TLS layer lets connections without a certificate through, so
 /// probes and scrapes reach /health and /metrics; every other route is refused here with a 401 naming the reason.
 /// </summary>
@@ -20,6 +21,15 @@ internal sealed class RequestPipelineMiddleware(
     {
         long started = Stopwatch.GetTimestamp();
         bool isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+
+        // Server-Timing (W3C): the time spent here before the response started, so a client can tell the service's
+        // share of a latency from the network's and its own.
+        context.Response.OnStarting(static state =>
+        {
+            (HttpResponse response, long since) = ((HttpResponse, long))state;
+            response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture, $"app;dur={Stopwatch.GetElapsedTime(since).TotalMilliseconds:F3}");
+            return Task.CompletedTask;
+        }, (context.Response, started));
         try
         {
             if (!isGrpc && RequiresCredentials(context.Request.Path))

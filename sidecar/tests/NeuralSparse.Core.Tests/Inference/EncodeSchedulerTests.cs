@@ -46,7 +46,8 @@ public sealed class EncodeSchedulerTests : IDisposable
         _backend.Close();
         await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
 
-        Task<IReadOnlyList<SparseVector>> lone = scheduler.EncodeAsync(["a"], EncodeKind.Query);
+        // An idle model runs on the caller's thread, so the gated run is started from a thread of its own.
+        Task<IReadOnlyList<SparseVector>> lone = Task.Run(() => scheduler.EncodeAsync(["a"], EncodeKind.Query));
 
         // No other request ever comes: the run starts without waiting for company.
         await _backend.Entered.WaitAsync(Timeout);
@@ -56,11 +57,37 @@ public sealed class EncodeSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task EncodeAsync_IdleModel_RunsOnTheCallersThread_AndReturnsACompletedTask()
+    {
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
+        int caller = Environment.CurrentManagedThreadId;
+
+        Task<IReadOnlyList<SparseVector>> lone = scheduler.EncodeAsync(["a b"], EncodeKind.Document);
+
+        Assert.True(lone.IsCompletedSuccessfully);
+        Assert.Equal(caller, _backend.LastRunThreadId);
+        Assert.Equal([5, 6], (await lone)[0].TokenIds);
+        Assert.Equal(0, scheduler.TextsInFlight);
+    }
+
+    [Fact]
+    public async Task EncodeAsync_OptInWait_NeverRunsOnTheCallersThread()
+    {
+        await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.FromMilliseconds(1));
+        int caller = Environment.CurrentManagedThreadId;
+
+        Task<IReadOnlyList<SparseVector>> queued = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        await queued.WaitAsync(Timeout);
+
+        Assert.NotEqual(caller, _backend.LastRunThreadId);
+    }
+
+    [Fact]
     public async Task EncodeAsync_TextsArrivingDuringARun_FormTheNextRunTogether()
     {
         _backend.Close();
         await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
-        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> running = Task.Run(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
         await _backend.Entered.WaitAsync(Timeout);
 
         Task<IReadOnlyList<SparseVector>>[] arrivals =
@@ -85,7 +112,7 @@ public sealed class EncodeSchedulerTests : IDisposable
     {
         _backend.Close();
         await using EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero, maxBatchSize: 2);
-        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> running = Task.Run(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
         await _backend.Entered.WaitAsync(Timeout);
 
         Task<IReadOnlyList<SparseVector>>[] arrivals = [.. new[] { "b", "c", "d" }.Select(t => scheduler.EncodeAsync([t], EncodeKind.Document))];
@@ -139,7 +166,8 @@ public sealed class EncodeSchedulerTests : IDisposable
     {
         _backend.Close();
         await using EncodeScheduler scheduler = Create(capacity: 3);
-        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a", "b"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> running = Task.Run(() => scheduler.EncodeAsync(["a", "b"], EncodeKind.Document));
+        await _backend.Entered.WaitAsync(Timeout);
 
         var error = await Assert.ThrowsAsync<NeuralSparseException>(() => scheduler.EncodeAsync(["c", "d"], EncodeKind.Document));
         Assert.Equal(NeuralSparseErrorKind.Overloaded, error.Kind);
@@ -156,7 +184,7 @@ public sealed class EncodeSchedulerTests : IDisposable
     {
         _backend.Close();
         await using EncodeScheduler scheduler = Create(capacity: 4);
-        Task<IReadOnlyList<SparseVector>> running = scheduler.EncodeAsync(["a"], EncodeKind.Document);
+        Task<IReadOnlyList<SparseVector>> running = Task.Run(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
         await _backend.Entered.WaitAsync(Timeout); // the first request is inside the model run
         using var cancellation = new CancellationTokenSource();
         Task<IReadOnlyList<SparseVector>> queued = scheduler.EncodeAsync(["b", "c"], EncodeKind.Document, cancellationToken: cancellation.Token);
@@ -182,6 +210,25 @@ public sealed class EncodeSchedulerTests : IDisposable
         Assert.True(pending.IsCompletedSuccessfully);
         Assert.Equal([5, 6], (await pending)[0].TokenIds);
         await Assert.ThrowsAsync<NeuralSparseException>(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WaitsForARunOnACallersThread()
+    {
+        _backend.Close();
+        EncodeScheduler scheduler = Create(maxWait: TimeSpan.Zero);
+        Task<IReadOnlyList<SparseVector>> running = Task.Run(() => scheduler.EncodeAsync(["a"], EncodeKind.Document));
+        await _backend.Entered.WaitAsync(Timeout);
+
+        Task disposing = scheduler.DisposeAsync().AsTask();
+        await Task.Delay(50);
+        Assert.False(disposing.IsCompleted); // the run in progress is not cut off
+        await Assert.ThrowsAsync<NeuralSparseException>(() => scheduler.EncodeAsync(["b"], EncodeKind.Document));
+
+        _backend.Open();
+        await disposing.WaitAsync(Timeout);
+        Assert.Equal([5], (await running.WaitAsync(Timeout))[0].TokenIds);
+        await scheduler.DisposeAsync().AsTask().WaitAsync(Timeout); // the host may dispose twice
     }
 
     [Fact]
@@ -248,6 +295,8 @@ public sealed class EncodeSchedulerTests : IDisposable
 
         public Exception? Failure { get; set; }
 
+        public int LastRunThreadId { get; private set; }
+
         public string Description => "gate";
 
         public void Close() => _gate.Reset();
@@ -257,6 +306,7 @@ public sealed class EncodeSchedulerTests : IDisposable
         public void Run(ModelBatch batch, Span<float> output, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _runs);
+            LastRunThreadId = Environment.CurrentManagedThreadId;
             lock (_batchSizes)
             {
                 _batchSizes.Add(batch.BatchSize);
