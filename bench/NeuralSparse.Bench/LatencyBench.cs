@@ -1,15 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using Grpc.Core;
 using Grpc.Net.Client;
 using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Tokenization;
 using NeuralSparse.Onnx;
 using NeuralSparse.Sidecar.IntegrationTests;
-using WireEncodeRequest = NeuralSparse.Grpc.V1.EncodeRequest;
 using WireEncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
 using WireSparseEncoder = NeuralSparse.Grpc.V1.SparseEncoder;
 
@@ -95,28 +91,15 @@ internal static class LatencyBench
             using GrpcChannel channel = ServiceLoad.GrpcChannelTo(sidecar);
             var grpc = new WireSparseEncoder.SparseEncoderClient(channel);
             int q = 0;
-            Task<bool> Http() => ServiceLoad.PostJsonAsync(http, $"/v1/models/{settings.QueryModel}/queries", [queries[Interlocked.Increment(ref q) % queries.Length]]);
-            Task<bool> Grpc() => ServiceLoad.GrpcEncodeAsync(grpc, settings.QueryModel, WireEncodeKind.Query, [queries[Interlocked.Increment(ref q) % queries.Length]]);
+            string route = $"/v1/models/{settings.QueryModel}/queries";
+            string[] NextQuery() => [queries[Interlocked.Increment(ref q) % queries.Length]];
+            Task<bool> Http() => ServiceLoad.PostJsonAsync(http, route, NextQuery());
+            Task<bool> Grpc() => ServiceLoad.GrpcEncodeAsync(grpc, settings.QueryModel, WireEncodeKind.Query, NextQuery());
 
             // Steady samples also read the service's Server-Timing header: its own share of each latency.
             List<double> serverHttp = [], serverGrpc = [];
-            async Task<bool> HttpTimed()
-            {
-                using var content = new StringContent(JsonSerializer.Serialize(new[] { queries[Interlocked.Increment(ref q) % queries.Length] }), Encoding.UTF8, "application/json");
-                using HttpResponseMessage response = await http.PostAsync(new Uri($"/v1/models/{settings.QueryModel}/queries", UriKind.Relative), content);
-                await response.Content.ReadAsByteArrayAsync();
-                serverHttp.Add(ServerMilliseconds(response.Headers.TryGetValues("Server-Timing", out IEnumerable<string>? values) ? values.FirstOrDefault() : null));
-                return response.IsSuccessStatusCode;
-            }
-
-            async Task<bool> GrpcTimed()
-            {
-                using var call = grpc.EncodeAsync(new WireEncodeRequest { Model = settings.QueryModel, Kind = WireEncodeKind.Query, Texts = { queries[Interlocked.Increment(ref q) % queries.Length] } }, deadline: DateTime.UtcNow.AddMinutes(10));
-                Metadata headers = await call.ResponseHeadersAsync;
-                await call.ResponseAsync;
-                serverGrpc.Add(ServerMilliseconds(headers.GetValue("server-timing")));
-                return true;
-            }
+            Task<bool> HttpTimed() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), serverHttp.Add);
+            Task<bool> GrpcTimed() => ServiceLoad.GrpcEncodeAsync(grpc, settings.QueryModel, WireEncodeKind.Query, NextQuery(), serverGrpc.Add);
 
             // The first requests a client sends once the service says it is ready (the connection is new too).
             double[] first = await SequentialAsync(Http, FirstRequests);
@@ -183,17 +166,5 @@ internal static class LatencyBench
         }
 
         return latencies; // in the order sent
-
-    }
-
-    /// <summary>The <c>app;dur=</c> milliseconds of a Server-Timing value; NaN where the service sent none.</summary>
-    private static double ServerMilliseconds(string? serverTiming) =>
-        serverTiming?.Split(";dur=") is [_, string duration] ? double.Parse(duration, CultureInfo.InvariantCulture) : double.NaN;
-
-    private static double Time(Action action)
-    {
-        long start = Stopwatch.GetTimestamp();
-        action();
-        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 }

@@ -9,6 +9,7 @@ using NeuralSparse.Core.Inference;
 using NeuralSparse.Core.Models;
 using NeuralSparse.Core.Tokenization;
 using EncodeRequest = NeuralSparse.Grpc.V1.EncodeRequest;
+using EncodeResponse = NeuralSparse.Grpc.V1.EncodeResponse;
 using EncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
 using GrpcSparseEncoder = NeuralSparse.Grpc.V1.SparseEncoder;
 using NeuralSparse.Onnx;
@@ -133,11 +134,13 @@ internal static class ServiceLoad
         return new Result(clock.Elapsed.TotalSeconds, latencies, failures);
     }
 
-    internal static async Task<bool> PostJsonAsync(HttpClient client, string route, string[] texts)
+    /// <param name="serverTiming">Given the service's own milliseconds from its Server-Timing header, when set.</param>
+    internal static async Task<bool> PostJsonAsync(HttpClient client, string route, string[] texts, Action<double>? serverTiming = null)
     {
         using HttpResponseMessage response = await client.PostAsync(new Uri(route, UriKind.Relative),
             new StringContent(JsonSerializer.Serialize(texts), Encoding.UTF8, "application/json"));
         await response.Content.ReadAsByteArrayAsync();
+        serverTiming?.Invoke(ServerMilliseconds(response.Headers.TryGetValues("Server-Timing", out IEnumerable<string>? values) ? values.FirstOrDefault() : null));
         return response.StatusCode == HttpStatusCode.OK;
     }
 
@@ -151,12 +154,17 @@ internal static class ServiceLoad
             HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
         });
 
-    internal static async Task<bool> GrpcEncodeAsync(GrpcSparseEncoder.SparseEncoderClient client, string model, EncodeKind kind, string[] texts)
+    /// <param name="serverTiming">Given the service's own milliseconds from its server-timing header, when set.</param>
+    internal static async Task<bool> GrpcEncodeAsync(
+        GrpcSparseEncoder.SparseEncoderClient client, string model, EncodeKind kind, string[] texts, Action<double>? serverTiming = null)
     {
         try
         {
             // The same 10-minute bound on a call as the HTTP client's timeout.
-            await client.EncodeAsync(new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }, deadline: DateTime.UtcNow.AddMinutes(10));
+            using AsyncUnaryCall<EncodeResponse> call = client.EncodeAsync(
+                new EncodeRequest { Model = model, Kind = kind, Texts = { texts } }, deadline: DateTime.UtcNow.AddMinutes(10));
+            await call.ResponseAsync;
+            serverTiming?.Invoke(ServerMilliseconds((await call.ResponseHeadersAsync).GetValue("server-timing")));
             return true;
         }
         catch (RpcException)
@@ -164,4 +172,8 @@ internal static class ServiceLoad
             return false;
         }
     }
+
+    /// <summary>The <c>app;dur=</c> milliseconds of a Server-Timing value; NaN where the service sent none.</summary>
+    private static double ServerMilliseconds(string? serverTiming) =>
+        serverTiming?.Split(";dur=") is [_, string duration] ? double.Parse(duration, CultureInfo.InvariantCulture) : double.NaN;
 }

@@ -94,23 +94,22 @@ internal static class SidecarApp
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = settings.Limits.MaxRequestBytes;
             IPAddress address = IPAddress.TryParse(settings.Listen.Address, out IPAddress? parsed) ? parsed : IPAddress.Loopback;
-            string? certificate = settings.Listen.CertificatePath;
-            Action<HttpsConnectionAdapterOptions>? https = certificate is null ? null : ClientCertificateHosting.Https(settings.Listen);
+            Action<HttpsConnectionAdapterOptions>? https = settings.Listen.CertificatePath is null ? null : ClientCertificateHosting.Https(settings.Listen);
             kestrel.Listen(address, settings.Listen.HttpPort, listen =>
             {
                 // Cleartext HTTP/2 needs prior knowledge, which REST clients do not use: HTTP/1.1 unless TLS negotiates h2.
-                listen.Protocols = certificate is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
-                if (certificate is not null)
+                listen.Protocols = https is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                if (https is not null)
                 {
-                    listen.UseHttps(https!);
+                    listen.UseHttps(https);
                 }
             });
             kestrel.Listen(address, settings.Listen.GrpcPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                if (certificate is not null)
+                if (https is not null)
                 {
-                    listen.UseHttps(https!);
+                    listen.UseHttps(https);
                 }
             });
         });

@@ -261,29 +261,17 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
     private async Task<string> WaitForTaskAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         string path = $"/_plugins/_ml/tasks/{taskId}";
-        DateTimeOffset deadline = _time.GetUtcNow() + timeout;
-        while (true)
+        (JsonNode task, string? state) = await PollAsync(path, "state",
+            s => s is "COMPLETED" or "FAILED" or "COMPLETED_WITH_ERROR" or "CANCELLED" or "EXPIRED" or "UNREACHABLE",
+            timeout, s => new OpenSearchException($"ml-commons task {taskId} is still {s} after {timeout}; check GET {path}.", null, "ml_task_timeout", s, "GET", path),
+            cancellationToken);
+        if (state == "COMPLETED")
         {
-            JsonNode task = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, path), cancellationToken);
-            string? state = task["state"]?.GetValue<string>();
-            if (state == "COMPLETED")
-            {
-                return task["model_id"]?.GetValue<string>() ?? string.Empty;
-            }
-
-            if (state is "FAILED" or "COMPLETED_WITH_ERROR" or "CANCELLED" or "EXPIRED" or "UNREACHABLE")
-            {
-                string error = task["error"]?.ToString() ?? "no error message";
-                throw new OpenSearchException($"ml-commons task {taskId} {state}: {error}", null, "ml_task_failed", error, "GET", path);
-            }
-
-            if (_time.GetUtcNow() >= deadline)
-            {
-                throw new OpenSearchException($"ml-commons task {taskId} is still {state} after {timeout}; check GET {path}.", null, "ml_task_timeout", state, "GET", path);
-            }
-
-            await Task.Delay(PollInterval, _time, cancellationToken);
+            return task["model_id"]?.GetValue<string>() ?? string.Empty;
         }
+
+        string error = task["error"]?.ToString() ?? "no error message";
+        throw new OpenSearchException($"ml-commons task {taskId} {state}: {error}", null, "ml_task_failed", error, "GET", path);
     }
 
     /// <summary>
@@ -293,27 +281,39 @@ public sealed class NeuralSparseProvisioner(IOpenSearchTransport transport, Time
     private async Task WaitForDeploymentAsync(string modelId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         string path = $"/_plugins/_ml/models/{modelId}"; // ml-commons ids are URL-safe (OpenSearch auto ids)
+        (_, string? state) = await PollAsync(path, "model_state", s => s is "DEPLOYED" or "DEPLOY_FAILED" or "PARTIALLY_DEPLOYED", timeout,
+            s => new OpenSearchException(
+                $"ml-commons model {modelId} is still {s ?? "without a state"} after {timeout}; check GET {path} and its DEPLOY_MODEL task.",
+                null, "ml_model_deploy_timeout", s, "GET", path),
+            cancellationToken);
+        if (state != "DEPLOYED")
+        {
+            string error = await DeployTaskErrorAsync(modelId, cancellationToken) ?? "no error recorded";
+            throw new OpenSearchException($"ml-commons model {modelId} is {state}: {error}", null, "ml_model_not_deployed", error, "GET", path);
+        }
+    }
+
+    /// <summary>
+    /// GETs <paramref name="path"/> every <see cref="PollInterval"/> until its <paramref name="stateField"/> is one that
+    /// <paramref name="isFinal"/> accepts, and returns that document and state; past <paramref name="timeout"/> it
+    /// throws what <paramref name="timedOut"/> makes of the last state.
+    /// </summary>
+    private async Task<(JsonNode Document, string? State)> PollAsync(string path, string stateField, Func<string?, bool> isFinal,
+        TimeSpan timeout, Func<string?, OpenSearchException> timedOut, CancellationToken cancellationToken)
+    {
         DateTimeOffset deadline = _time.GetUtcNow() + timeout;
         while (true)
         {
-            JsonNode model = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, path), cancellationToken);
-            string? state = model["model_state"]?.GetValue<string>();
-            if (state == "DEPLOYED")
+            JsonNode document = await _client.SendAsync(new OpenSearchRequest(HttpMethod.Get, path), cancellationToken);
+            string? state = document[stateField]?.GetValue<string>();
+            if (isFinal(state))
             {
-                return;
-            }
-
-            if (state is "DEPLOY_FAILED" or "PARTIALLY_DEPLOYED")
-            {
-                string error = await DeployTaskErrorAsync(modelId, cancellationToken) ?? "no error recorded";
-                throw new OpenSearchException($"ml-commons model {modelId} is {state}: {error}", null, "ml_model_not_deployed", error, "GET", path);
+                return (document, state);
             }
 
             if (_time.GetUtcNow() >= deadline)
             {
-                throw new OpenSearchException(
-                    $"ml-commons model {modelId} is still {state ?? "without a state"} after {timeout}; check GET {path} and its DEPLOY_MODEL task.",
-                    null, "ml_model_deploy_timeout", state, "GET", path);
+                throw timedOut(state);
             }
 
             await Task.Delay(PollInterval, _time, cancellationToken);

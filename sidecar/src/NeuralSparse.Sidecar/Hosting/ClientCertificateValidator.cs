@@ -66,22 +66,12 @@ internal sealed class ClientCertificateValidator
     /// <summary>DNS and URI subject alternative names, the common name, and the whole subject.</summary>
     private static IEnumerable<string> Names(X509Certificate2 certificate)
     {
+        // .NET reads DNS names from the extension; URIs it does not expose, so they come from its DER.
         foreach (X509SubjectAlternativeNameExtension san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
         {
-            foreach (string dns in san.EnumerateDnsNames())
+            foreach (string name in san.EnumerateDnsNames().Concat(UriNames(san.RawData)))
             {
-                yield return dns;
-            }
-        }
-
-        foreach (X509Extension extension in certificate.Extensions)
-        {
-            if (extension.Oid?.Value == "2.5.29.17")
-            {
-                foreach (string uri in UriNames(extension.RawData))
-                {
-                    yield return uri;
-                }
+                yield return name;
             }
         }
 
