@@ -32,6 +32,9 @@ internal sealed record BenchSettings(
     /// <summary>Part latency: ONNX Runtime's threads go on spinning after each run (its default), in process and in the service.</summary>
     public bool SpinBetweenRuns { get; init; } = true;
 
+    /// <summary>Latency part: when above 0, also times the in-process encoder idle this long before each query.</summary>
+    public double PacedGapMilliseconds { get; init; }
+
     /// <summary>Part int8: documents and queries of the fidelity corpus, and extra model directories.</summary>
     public int FidelityDocuments { get; init; } = 100;
 
@@ -90,6 +93,7 @@ internal sealed record BenchSettings(
             QueryModel = values.GetValueOrDefault("query-model") ?? "v2-distill",
             Requests = values.TryGetValue("requests", out string? requests) ? Ints(requests)[0] : 200,
             SpinBetweenRuns = bool.Parse(values.GetValueOrDefault("spin-between-runs") ?? "true"),
+            PacedGapMilliseconds = double.Parse(values.GetValueOrDefault("paced-gap-ms") ?? "0", CultureInfo.InvariantCulture),
             LatencyVariants = values.TryGetValue("latency-variants", out string? variants) ? variants.Split(',') : null,
             FidelityDocuments = values.TryGetValue("fidelity-docs", out string? docs) ? Ints(docs)[0] : 100,
             FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,

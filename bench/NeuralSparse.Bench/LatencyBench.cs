@@ -38,6 +38,8 @@ internal static class LatencyBench
         ("worker", "now, every run handed to the worker (1 µs wait)", ["--NeuralSparse:Batching:MaxWaitMilliseconds=0.001"], []),
         ("pgo-off", "now, TieredPGO off", [], new() { ["DOTNET_TieredPGO"] = "0" }),
         ("workstation-gc", "now, workstation GC (as the container image sets)", [], new() { ["DOTNET_gcServer"] = "0" }),
+        // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
+        ("tp-spin-off", "now, thread-pool threads sleep without spinning", [], new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
     ];
 
     private static readonly string[] DefaultVariants = ["before", "now", "tc-off"];
@@ -62,6 +64,22 @@ internal static class LatencyBench
         {
             encoder.EncodeQueries([queries[next++ % queries.Length]]);
             return Task.FromResult(true);
+        }
+
+        // A diagnostic path: the same encoder, idle for a moment before each query as a network round trip leaves the
+        // service's model, only the encode timed. It tells the cost of that idleness from the service's own code.
+        double[] InProcessPaced(int count)
+        {
+            double[] latencies = new double[count];
+            for (int i = 0; i < count; i++)
+            {
+                Thread.Sleep(TimeSpan.FromMilliseconds(settings.PacedGapMilliseconds));
+                long start = Stopwatch.GetTimestamp();
+                encoder.EncodeQueries([queries[next++ % queries.Length]]);
+                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+
+            return latencies;
         }
 
         line(string.Create(CultureInfo.InvariantCulture,
@@ -105,7 +123,7 @@ internal static class LatencyBench
             double[] first = await SequentialAsync(Http, FirstRequests);
             await SequentialAsync(Http, 50);
             await SequentialAsync(Grpc, 50);
-            List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [];
+            List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [], steadyPacedList = [];
             for (int done = 0; done < n; done += InterleavedBlock)
             {
                 int count = Math.Min(InterleavedBlock, n - done);
@@ -117,6 +135,11 @@ internal static class LatencyBench
                 steadyHttpList.AddRange(await SequentialAsync(HttpTimed, count));
                 await Task.Delay(BlockPause);
                 steadyGrpcList.AddRange(await SequentialAsync(GrpcTimed, count));
+                if (settings.PacedGapMilliseconds > 0)
+                {
+                    await Task.Delay(BlockPause);
+                    steadyPacedList.AddRange(InProcessPaced(count));
+                }
             }
 
             double[] inProcess = [.. steadyIn.Order()], steadyHttp = [.. steadyHttpList.Order()], steadyGrpc = [.. steadyGrpcList.Order()];
@@ -148,6 +171,14 @@ internal static class LatencyBench
 
             line(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {startup:F1} | {firstP50:F1} / {first.Max():F1} | {firstP50 / httpP50:F2} / {first.Max() / httpP50:F2} | {windowMedian:F2} / {windowsWithin:P0} | {inP50:F1} / {inP99:F1} | {httpP50:F1} / {ServiceLoad.Percentile(steadyHttp, 0.99):F1} | {inP50 / httpP50:F2} / {inP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | {grpcP50:F1} / {ServiceLoad.Percentile(steadyGrpc, 0.99):F1} | {inP50 / grpcP50:F2} / {inP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | {ServiceLoad.Percentile(serverHttpSorted, 0.5):F1} / {ServiceLoad.Percentile(serverHttpSorted, 0.99):F1}, {ServiceLoad.Percentile(serverGrpcSorted, 0.5):F1} / {ServiceLoad.Percentile(serverGrpcSorted, 0.99):F1} | {rates[0]:F1} / {rates[1]:F1} | {rates[2]:F1} / {rates[3]:F1} | {sidecar.PeakResidentMegabytes} |"));
+            if (steadyPacedList.Count > 0)
+            {
+                double[] paced = [.. steadyPacedList.Order()];
+                double pacedP50 = ServiceLoad.Percentile(paced, 0.5), pacedP99 = ServiceLoad.Percentile(paced, 0.99);
+                line(string.Create(CultureInfo.InvariantCulture,
+                    $"| ↳ in process, {settings.PacedGapMilliseconds} ms idle before each query (diagnostic) | | | | | {pacedP50:F1} / {pacedP99:F1} (plain ÷ this: {inP50 / pacedP50:F2} / {inP99 / pacedP99:F2}) | | this ÷ HTTP: {pacedP50 / httpP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | | this ÷ gRPC: {pacedP50 / grpcP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | | | | |"));
+            }
+
             await sidecar.TerminateAsync(TimeSpan.FromMinutes(1));
         }
 

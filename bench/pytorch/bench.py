@@ -46,7 +46,46 @@ def reexec_with_blas(choice: str) -> None:
     if not Path(library).exists():
         sys.exit(f"{library} is missing: apt-get install -y {'libopenblas0-openmp' if choice == 'openblas' else 'libblas3'}")
     env = dict(os.environ, NS_BENCH_BLAS=choice, LD_PRELOAD=library + (":" + os.environ["LD_PRELOAD"] if os.environ.get("LD_PRELOAD") else ""))
+    if choice == "openblas" and "OPENBLAS_CORETYPE" not in env and (core := openblas_core_for_cpu(library)):
+        env["OPENBLAS_CORETYPE"] = core
+        env["NS_BENCH_OPENBLAS_DETECTED"] = openblas_core_name(library)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def cpu_flags() -> set:
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        return set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+
+
+# Kernel sets older than AVX2 + FMA: what OpenBLAS falls back to on a CPU model it does not know.
+PRE_AVX2_CORES = {"Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn", "Dunnington",
+                  "Nehalem", "Sandybridge"}
+
+
+def openblas_core_name(library: str) -> str:
+    import ctypes
+
+    blas = ctypes.CDLL(library)
+    blas.openblas_get_corename.restype = ctypes.c_char_p
+    return blas.openblas_get_corename().decode()
+
+
+def openblas_core_for_cpu(library: str):
+    """Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels by CPU model number and falls back to old ones on
+    models newer than itself: on Intel's family 6 model 207 (AVX-512) it runs SSE3 "Prescott" kernels, a baseline
+    several times too slow. Then name the kernel set for the instructions the CPU has, as a newer OpenBLAS would."""
+    flags = cpu_flags()
+    if openblas_core_name(library) not in PRE_AVX2_CORES or not {"avx2", "fma"} <= flags:
+        return None
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        return "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
+    return "Haswell"
+
+
+def openblas_core() -> str:
+    """The kernel set OpenBLAS chose in this process (after OPENBLAS_CORETYPE, when set)."""
+    libraries = [path.split(" -> ")[-1] for path in loaded_blas() if "libopenblas" in path]
+    return openblas_core_name(libraries[0]) if libraries else "none"
 
 
 def loaded_blas() -> list:
@@ -117,6 +156,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads (interop 1), BLAS requested: {args.blas}")
     print("BLAS mapped: " + ("; ".join(loaded_blas()) or "none (torch's own GEMM)")
           + (f"; LD_PRELOAD={os.environ['LD_PRELOAD']} resolves sgemm_ first" if os.environ.get("LD_PRELOAD") else ""))
+    if any("openblas" in path for path in loaded_blas()):
+        detected = os.environ.get("NS_BENCH_OPENBLAS_DETECTED")
+        print(f"OpenBLAS kernels: {openblas_core()}"
+              + (f" (set by this bench: OpenBLAS's own detection chose {detected} for this CPU model; set"
+                 " OPENBLAS_CORETYPE yourself to override)" if detected else ""))
     import re
 
     shown = torch.__config__.show()
