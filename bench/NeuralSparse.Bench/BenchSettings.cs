@@ -35,6 +35,9 @@ internal sealed record BenchSettings(
     /// <summary>Latency part: when above 0, also times the in-process encoder idle this long before each query.</summary>
     public double PacedGapMilliseconds { get; init; }
 
+    /// <summary>Latency part: also times /tokenize of the same queries over HTTP and gRPC (the request path without the model).</summary>
+    public bool TransportFloor { get; init; }
+
     /// <summary>Part int8: documents and queries of the fidelity corpus, and extra model directories.</summary>
     public int FidelityDocuments { get; init; } = 100;
 
@@ -94,6 +97,7 @@ internal sealed record BenchSettings(
             Requests = values.TryGetValue("requests", out string? requests) ? Ints(requests)[0] : 200,
             SpinBetweenRuns = bool.Parse(values.GetValueOrDefault("spin-between-runs") ?? "true"),
             PacedGapMilliseconds = double.Parse(values.GetValueOrDefault("paced-gap-ms") ?? "0", CultureInfo.InvariantCulture),
+            TransportFloor = bool.Parse(values.GetValueOrDefault("transport-floor") ?? "false"),
             LatencyVariants = values.TryGetValue("latency-variants", out string? variants) ? variants.Split(',') : null,
             FidelityDocuments = values.TryGetValue("fidelity-docs", out string? docs) ? Ints(docs)[0] : 100,
             FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,

@@ -8,6 +8,7 @@ using NeuralSparse.Onnx;
 using NeuralSparse.Sidecar.IntegrationTests;
 using WireEncodeKind = NeuralSparse.Grpc.V1.EncodeKind;
 using WireSparseEncoder = NeuralSparse.Grpc.V1.SparseEncoder;
+using WireTokenizeRequest = NeuralSparse.Grpc.V1.TokenizeRequest;
 
 namespace NeuralSparse.Bench;
 
@@ -123,7 +124,33 @@ internal static class LatencyBench
             double[] first = await SequentialAsync(Http, FirstRequests);
             await SequentialAsync(Http, 50);
             await SequentialAsync(Grpc, 50);
-            List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [], steadyPacedList = [];
+            // A diagnostic path: tokenizing the same query over each protocol runs the whole request path but the model:
+            // what being a network service costs a request here, client and loopback included.
+            Task<bool> TokenizeHttp() => ServiceLoad.PostJsonAsync(http, $"/v1/tokenize?model={settings.QueryModel}", NextQuery());
+            async Task<bool> TokenizeGrpc()
+            {
+                await grpc.TokenizeAsync(new WireTokenizeRequest { Model = settings.QueryModel, Texts = { NextQuery() } });
+                return true;
+            }
+
+            // The same, each request timed right after an untimed in-process model run: the run streams the model's
+            // weights through the caches, and the request path then runs cold, as it does after the service's own run.
+            async Task<double[]> AfterRunAsync(Func<Task<bool>> send, int count)
+            {
+                double[] latencies = new double[count];
+                for (int i = 0; i < count; i++)
+                {
+                    await InProcess();
+                    long start = Stopwatch.GetTimestamp();
+                    await send();
+                    latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+
+                return latencies;
+            }
+
+            List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [], steadyPacedList = [], floorHttpList = [], floorGrpcList = [];
+            List<double> afterRunHttpList = [], afterRunGrpcList = [];
             for (int done = 0; done < n; done += InterleavedBlock)
             {
                 int count = Math.Min(InterleavedBlock, n - done);
@@ -139,6 +166,15 @@ internal static class LatencyBench
                 {
                     await Task.Delay(BlockPause);
                     steadyPacedList.AddRange(InProcessPaced(count));
+                }
+
+                if (settings.TransportFloor)
+                {
+                    await Task.Delay(BlockPause);
+                    floorHttpList.AddRange(await SequentialAsync(TokenizeHttp, count));
+                    floorGrpcList.AddRange(await SequentialAsync(TokenizeGrpc, count));
+                    afterRunHttpList.AddRange(await AfterRunAsync(TokenizeHttp, count));
+                    afterRunGrpcList.AddRange(await AfterRunAsync(TokenizeGrpc, count));
                 }
             }
 
@@ -177,6 +213,20 @@ internal static class LatencyBench
                 double pacedP50 = ServiceLoad.Percentile(paced, 0.5), pacedP99 = ServiceLoad.Percentile(paced, 0.99);
                 line(string.Create(CultureInfo.InvariantCulture,
                     $"| ↳ in process, {settings.PacedGapMilliseconds} ms idle before each query (diagnostic) | | | | | {pacedP50:F1} / {pacedP99:F1} (plain ÷ this: {inP50 / pacedP50:F2} / {inP99 / pacedP99:F2}) | | this ÷ HTTP: {pacedP50 / httpP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | | this ÷ gRPC: {pacedP50 / grpcP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | | | | |"));
+            }
+
+            if (floorHttpList.Count > 0)
+            {
+                foreach ((string label, List<double> httpList, List<double> grpcList) in new[]
+                {
+                    ("transport floor: /tokenize of the same queries, no model run", floorHttpList, floorGrpcList),
+                    ("the same, each right after an untimed in-process model run", afterRunHttpList, afterRunGrpcList),
+                })
+                {
+                    double[] httpSorted = [.. httpList.Order()], grpcSorted = [.. grpcList.Order()];
+                    line(string.Create(CultureInfo.InvariantCulture,
+                        $"| ↳ {label} (diagnostic) | | | | | | HTTP {ServiceLoad.Percentile(httpSorted, 0.5):F2} / {ServiceLoad.Percentile(httpSorted, 0.99):F2} | | gRPC {ServiceLoad.Percentile(grpcSorted, 0.5):F2} / {ServiceLoad.Percentile(grpcSorted, 0.99):F2} | | | | | |"));
+                }
             }
 
             await sidecar.TerminateAsync(TimeSpan.FromMinutes(1));
