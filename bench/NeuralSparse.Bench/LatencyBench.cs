@@ -29,6 +29,8 @@ internal static class LatencyBench
 
     private static readonly TimeSpan BlockPause = TimeSpan.FromMilliseconds(50);
 
+    private const int SettleRounds = 8;
+
     private static readonly (string Key, string Name, string[] Args, Dictionary<string, string> Environment)[] Variants =
     [
         ("before", "before (2 ms wait, 1 warm-up run, fused head)", ["--NeuralSparse:Batching:MaxWaitMilliseconds=2", "--NeuralSparse:WarmUp:MaxSeconds=0", "--NeuralSparse:Models:0:Head=fused"], []),
@@ -38,6 +40,8 @@ internal static class LatencyBench
         // Any wait above zero turns the runs on the caller's thread off: every run goes through the worker, as before.
         ("worker", "now, every run handed to the worker (1 µs wait)", ["--NeuralSparse:Batching:MaxWaitMilliseconds=0.001"], []),
         ("pgo-off", "now, TieredPGO off", [], new() { ["DOTNET_TieredPGO"] = "0" }),
+        // The warm-up's large batches leave ONNX Runtime's memory arena at its steady size for big runs.
+        ("no-warm-up", "now, one warm-up run instead of the full warm-up", ["--NeuralSparse:WarmUp:MaxSeconds=0"], []),
         ("workstation-gc", "now, workstation GC (as the container image sets)", [], new() { ["DOTNET_gcServer"] = "0" }),
         // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
         ("tp-spin-off", "now, thread-pool threads sleep without spinning", [], new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
@@ -122,8 +126,15 @@ internal static class LatencyBench
 
             // The first requests a client sends once the service says it is ready (the connection is new too).
             double[] first = await SequentialAsync(Http, FirstRequests);
-            await SequentialAsync(Http, 50);
-            await SequentialAsync(Grpc, 50);
+            // Settle before the steady samples, all three paths in turn. The bench process's client code and the new
+            // sidecar go on compiling (tiered JIT) for a while, on the same cores: with only 50 requests per protocol
+            // here, a run's first row came out slower than its later rows, in process too.
+            for (int round = 0; round < SettleRounds; round++)
+            {
+                await SequentialAsync(Http, InterleavedBlock);
+                await SequentialAsync(Grpc, InterleavedBlock);
+                await SequentialAsync(InProcess, InterleavedBlock);
+            }
             // A diagnostic path: tokenizing the same query over each protocol runs the whole request path but the model:
             // what being a network service costs a request here, client and loopback included.
             Task<bool> TokenizeHttp() => ServiceLoad.PostJsonAsync(http, $"/v1/tokenize?model={settings.QueryModel}", NextQuery());
