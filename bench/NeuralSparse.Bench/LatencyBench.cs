@@ -71,20 +71,12 @@ internal static class LatencyBench
             return Task.FromResult(true);
         }
 
-        // A diagnostic path: the same encoder, idle for a moment before each query as a network round trip leaves the
-        // service's model, only the encode timed. It tells the cost of that idleness from the service's own code.
-        double[] InProcessPaced(int count)
+        // A diagnostic path's untimed step: the encoder idle for a moment before each query, as a network round trip
+        // leaves the service's model. It tells the cost of that idleness from the service's own code.
+        Task IdleGap()
         {
-            double[] latencies = new double[count];
-            for (int i = 0; i < count; i++)
-            {
-                Thread.Sleep(TimeSpan.FromMilliseconds(settings.PacedGapMilliseconds));
-                long start = Stopwatch.GetTimestamp();
-                encoder.EncodeQueries([queries[next++ % queries.Length]]);
-                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
-
-            return latencies;
+            Thread.Sleep(TimeSpan.FromMilliseconds(settings.PacedGapMilliseconds));
+            return Task.CompletedTask;
         }
 
         line(string.Create(CultureInfo.InvariantCulture,
@@ -144,22 +136,6 @@ internal static class LatencyBench
                 return true;
             }
 
-            // The same, each request timed right after an untimed in-process model run: the run streams the model's
-            // weights through the caches, and the request path then runs cold, as it does after the service's own run.
-            async Task<double[]> AfterRunAsync(Func<Task<bool>> send, int count)
-            {
-                double[] latencies = new double[count];
-                for (int i = 0; i < count; i++)
-                {
-                    await InProcess();
-                    long start = Stopwatch.GetTimestamp();
-                    await send();
-                    latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                }
-
-                return latencies;
-            }
-
             List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [], steadyPacedList = [], floorHttpList = [], floorGrpcList = [];
             List<double> afterRunHttpList = [], afterRunGrpcList = [];
             for (int done = 0; done < n; done += InterleavedBlock)
@@ -176,7 +152,7 @@ internal static class LatencyBench
                 if (settings.PacedGapMilliseconds > 0)
                 {
                     await Task.Delay(BlockPause);
-                    steadyPacedList.AddRange(InProcessPaced(count));
+                    steadyPacedList.AddRange(await SequentialAsync(InProcess, count, untimedBefore: IdleGap));
                 }
 
                 if (settings.TransportFloor)
@@ -184,8 +160,10 @@ internal static class LatencyBench
                     await Task.Delay(BlockPause);
                     floorHttpList.AddRange(await SequentialAsync(TokenizeHttp, count));
                     floorGrpcList.AddRange(await SequentialAsync(TokenizeGrpc, count));
-                    afterRunHttpList.AddRange(await AfterRunAsync(TokenizeHttp, count));
-                    afterRunGrpcList.AddRange(await AfterRunAsync(TokenizeGrpc, count));
+                    // The same, each request timed right after an untimed in-process model run: the run streams the
+                    // model's weights through the caches, and the request path then runs cold, as after the service's run.
+                    afterRunHttpList.AddRange(await SequentialAsync(TokenizeHttp, count, untimedBefore: InProcess));
+                    afterRunGrpcList.AddRange(await SequentialAsync(TokenizeGrpc, count, untimedBefore: InProcess));
                 }
             }
 
@@ -247,11 +225,17 @@ internal static class LatencyBench
         line("Goals (issue 11): in-process ÷ service ≥ 0.95 at p50 and p99 over both protocols; the first 20 requests after ready within 1.25× the steady p50; throughput at 8 and 64 clients at least the \"before\" row's.");
     }
 
-    private static async Task<double[]> SequentialAsync(Func<Task<bool>> send, int count)
+    /// <param name="untimedBefore">Run before each request, outside its timing (the diagnostic paths' idle gap or model run).</param>
+    private static async Task<double[]> SequentialAsync(Func<Task<bool>> send, int count, Func<Task>? untimedBefore = null)
     {
         double[] latencies = new double[count];
         for (int i = 0; i < count; i++)
         {
+            if (untimedBefore is not null)
+            {
+                await untimedBefore();
+            }
+
             long start = Stopwatch.GetTimestamp();
             await send();
             latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;

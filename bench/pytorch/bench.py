@@ -46,9 +46,11 @@ def reexec_with_blas(choice: str) -> None:
     if not Path(library).exists():
         sys.exit(f"{library} is missing: apt-get install -y {'libopenblas0-openmp' if choice == 'openblas' else 'libblas3'}")
     env = dict(os.environ, NS_BENCH_BLAS=choice, LD_PRELOAD=library + (":" + os.environ["LD_PRELOAD"] if os.environ.get("LD_PRELOAD") else ""))
-    if choice == "openblas" and "OPENBLAS_CORETYPE" not in env and (core := openblas_core_for_cpu(library)):
-        env["OPENBLAS_CORETYPE"] = core
-        env["NS_BENCH_OPENBLAS_DETECTED"] = openblas_core_name(library)
+    if choice == "openblas" and "OPENBLAS_CORETYPE" not in env:
+        detected = openblas_core_name(library)
+        if core := openblas_core_for_cpu(detected):
+            env["OPENBLAS_CORETYPE"] = core
+            env["NS_BENCH_OPENBLAS_DETECTED"] = detected
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
@@ -70,22 +72,17 @@ def openblas_core_name(library: str) -> str:
     return blas.openblas_get_corename().decode()
 
 
-def openblas_core_for_cpu(library: str):
+def openblas_core_for_cpu(detected: str):
     """Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels by CPU model number and falls back to old ones on
     models newer than itself: on Intel's family 6 model 207 (AVX-512) it runs SSE3 "Prescott" kernels, a baseline
-    several times too slow. Then name the kernel set for the instructions the CPU has, as a newer OpenBLAS would."""
+    several times too slow. Given its choice, name the kernel set for the instructions the CPU has, as a newer
+    OpenBLAS would (None where its choice stands)."""
     flags = cpu_flags()
-    if openblas_core_name(library) not in PRE_AVX2_CORES or not {"avx2", "fma"} <= flags:
+    if detected not in PRE_AVX2_CORES or not {"avx2", "fma"} <= flags:
         return None
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         return "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
     return "Haswell"
-
-
-def openblas_core() -> str:
-    """The kernel set OpenBLAS chose in this process (after OPENBLAS_CORETYPE, when set)."""
-    libraries = [path.split(" -> ")[-1] for path in loaded_blas() if "libopenblas" in path]
-    return openblas_core_name(libraries[0]) if libraries else "none"
 
 
 def loaded_blas() -> list:
@@ -154,11 +151,12 @@ def main() -> None:
         print(f"torch {torch.__version__} on {torch.cuda.get_device_name(device)}, {args.dtype}, TF32 off")
         torch.backends.cuda.matmul.allow_tf32 = False
     print(f"torch {torch.__version__}, {args.threads} threads (interop 1), BLAS requested: {args.blas}")
-    print("BLAS mapped: " + ("; ".join(loaded_blas()) or "none (torch's own GEMM)")
+    mapped = loaded_blas()
+    print("BLAS mapped: " + ("; ".join(mapped) or "none (torch's own GEMM)")
           + (f"; LD_PRELOAD={os.environ['LD_PRELOAD']} resolves sgemm_ first" if os.environ.get("LD_PRELOAD") else ""))
-    if any("openblas" in path for path in loaded_blas()):
+    if libraries := [path.split(" -> ")[-1] for path in mapped if "libopenblas" in path]:
         detected = os.environ.get("NS_BENCH_OPENBLAS_DETECTED")
-        print(f"OpenBLAS kernels: {openblas_core()}"
+        print(f"OpenBLAS kernels: {openblas_core_name(libraries[0])}"
               + (f" (set by this bench: OpenBLAS's own detection chose {detected} for this CPU model; set"
                  " OPENBLAS_CORETYPE yourself to override)" if detected else ""))
     import re
@@ -167,7 +165,7 @@ def main() -> None:
     print("torch.__config__.show(): " + ", ".join(re.findall(r"(?:BLAS_INFO|LAPACK_INFO|USE_MKLDNN|USE_OPENMP)=\w+|CPU capability usage: \w+", shown))
           + " (BLAS_INFO=generic: the libblas.so.3 above does the float GEMMs)")
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("model name")), "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("flags")), [])
+    flags = cpu_flags()
     print(f"CPU: {cpu}; AVX-512: {'avx512f' in flags}, VNNI: {'avx512_vnni' in flags}, BF16: {'avx512_bf16' in flags}")
     print()
     print("| model | mode | seq | batch | docs/s | GFLOP/doc | GFLOP/s |")
