@@ -32,6 +32,9 @@ internal sealed record BenchSettings(
     /// <summary>Part latency: ONNX Runtime's threads go on spinning after each run (its default), in process and in the service.</summary>
     public bool SpinBetweenRuns { get; init; } = true;
 
+    /// <summary>Whether the latency part's in-process encoder and sidecars pin their threads to cores (the default).</summary>
+    public bool PinThreads { get; init; } = true;
+
     /// <summary>Latency part: when above 0, also times the in-process encoder idle this long before each query.</summary>
     public double PacedGapMilliseconds { get; init; }
 
@@ -96,6 +99,7 @@ internal sealed record BenchSettings(
             QueryModel = values.GetValueOrDefault("query-model") ?? "v2-distill",
             Requests = values.TryGetValue("requests", out string? requests) ? Ints(requests)[0] : 200,
             SpinBetweenRuns = bool.Parse(values.GetValueOrDefault("spin-between-runs") ?? "true"),
+            PinThreads = bool.Parse(values.GetValueOrDefault("pin-threads") ?? "true"),
             PacedGapMilliseconds = double.Parse(values.GetValueOrDefault("paced-gap-ms") ?? "0", CultureInfo.InvariantCulture),
             TransportFloor = bool.Parse(values.GetValueOrDefault("transport-floor") ?? "false"),
             LatencyVariants = values.TryGetValue("latency-variants", out string? variants) ? variants.Split(',') : null,

@@ -33,7 +33,7 @@ internal static class LatencyBench
 
     private static readonly (string Key, string Name, string[] Args, Dictionary<string, string> Environment)[] Variants =
     [
-        ("before", "before (2 ms wait, 1 warm-up run, fused head)", ["--NeuralSparse:Batching:MaxWaitMilliseconds=2", "--NeuralSparse:WarmUp:MaxSeconds=0", "--NeuralSparse:Models:0:Head=fused"], []),
+        ("before", "before (2 ms wait, 1 warm-up run, fused head, threads not pinned)", ["--NeuralSparse:Batching:MaxWaitMilliseconds=2", "--NeuralSparse:WarmUp:MaxSeconds=0", "--NeuralSparse:Models:0:Head=fused", "--NeuralSparse:Models:0:PinThreads=false"], []),
         ("now", "now (defaults)", [], []),
         ("tc-off", "now, tiered compilation off", [], new() { ["DOTNET_TieredCompilation"] = "0" }),
         ("stop-spinning", "now, ONNX Runtime's threads stopped when a run returns", ["--NeuralSparse:Models:0:SpinBetweenRuns=false"], []),
@@ -44,6 +44,8 @@ internal static class LatencyBench
         ("no-warm-up", "now, one warm-up run instead of the full warm-up", ["--NeuralSparse:WarmUp:MaxSeconds=0"], []),
         ("workstation-gc", "now, workstation GC (as the container image sets)", [], new() { ["DOTNET_gcServer"] = "0" }),
         // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
+        // Threads left to the kernel: it can stack a run's two spinning threads on one core while the other idles.
+        ("unpinned", "now, threads not pinned to cores", ["--NeuralSparse:Models:0:PinThreads=false"], []),
         ("tp-spin-off", "now, thread-pool threads sleep without spinning", [], new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
     ];
 
@@ -58,7 +60,7 @@ internal static class LatencyBench
         // In-process: the encoder on the same model and threads, one query at a time, after its own warm-up. It stays
         // loaded: its steady samples are taken in blocks interleaved with the service's (below), so that both see the
         // same minutes of this shared machine and drift between minutes does not enter the ratio.
-        using var encoder = new SparseEncoder(model, SparseModelBackends.Create(model, new OnnxBackendOptions { IntraOpThreads = settings.Threads, AllowSpinning = settings.Spinning, SpinBetweenRuns = settings.SpinBetweenRuns, GraphCacheDirectory = settings.GraphCache }));
+        using var encoder = new SparseEncoder(model, SparseModelBackends.Create(model, new OnnxBackendOptions { IntraOpThreads = settings.Threads, AllowSpinning = settings.Spinning, SpinBetweenRuns = settings.SpinBetweenRuns, PinThreads = settings.PinThreads, GraphCacheDirectory = settings.GraphCache }));
         for (int i = 0; i < Math.Max(300, n); i++)
         {
             encoder.EncodeQueries([queries[i % queries.Length]]);
@@ -96,7 +98,7 @@ internal static class LatencyBench
             await using SidecarProcess sidecar = await SidecarProcess.StartAsync(
             [
                 $"--NeuralSparse:Models:0:Directory={model.Directory}", $"--NeuralSparse:Models:0:Name={settings.QueryModel}",
-                $"--NeuralSparse:Models:0:IntraOpThreads={settings.Threads}", $"--NeuralSparse:Models:0:AllowSpinning={settings.Spinning}", $"--NeuralSparse:Models:0:SpinBetweenRuns={settings.SpinBetweenRuns}",
+                $"--NeuralSparse:Models:0:IntraOpThreads={settings.Threads}", $"--NeuralSparse:Models:0:AllowSpinning={settings.Spinning}", $"--NeuralSparse:Models:0:SpinBetweenRuns={settings.SpinBetweenRuns}", $"--NeuralSparse:Models:0:PinThreads={settings.PinThreads}",
                 "--NeuralSparse:Batching:QueueCapacity=8192", "--NeuralSparse:Limits:RequestTimeoutSeconds=600", "--Logging:LogLevel:Default=Warning",
                 $"--NeuralSparse:GraphCacheDirectory={settings.GraphCache}",
                 .. args,

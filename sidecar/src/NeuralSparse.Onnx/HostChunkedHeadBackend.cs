@@ -52,6 +52,9 @@ internal sealed class HostChunkedHeadBackend : ISparseModelBackend
     /// <inheritdoc />
     public string Description { get; }
 
+    /// <summary>The cores the runs' threads are pinned to; null where they are not.</summary>
+    private CorePinning? Pinning { get; init; }
+
     /// <summary>Loads the two sessions, or returns null (having logged why) when the graph's head cannot be found.</summary>
     public static HostChunkedHeadBackend? TryCreate(SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
     {
@@ -73,19 +76,24 @@ internal sealed class HostChunkedHeadBackend : ISparseModelBackend
         string quantization = Int8WeightQuantizer.Apply(body, options.Quantization, logger, model.Name);
         Int8WeightQuantizer.Apply(headGraph, options.Quantization, logger, model.Name);
 
-        (InferenceSession bodySession, ExecutionDevice device) = OnnxSparseModelBackend.CreateSession(body.ToByteArray(), graphDirectory, model, options, logger);
+        // Both sessions run one after the other within a run: the same cores serve both.
+        CorePinning? pinning = CorePinning.For(options);
+        (InferenceSession bodySession, ExecutionDevice device) = OnnxSparseModelBackend.CreateSession(body.ToByteArray(), graphDirectory, model, options, pinning, logger);
         try
         {
-            (InferenceSession headSession, _) = OnnxSparseModelBackend.CreateSession(headGraph.ToByteArray(), graphDirectory, model, options, logger);
+            (InferenceSession headSession, _) = OnnxSparseModelBackend.CreateSession(headGraph.ToByteArray(), graphDirectory, model, options, pinning, logger);
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads), head over chunks of {options.HeadChunkTokens} real tokens, pooling on the host{quantization}");
+                $"ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning, device)}), head over chunks of {options.HeadChunkTokens} real tokens, pooling on the host{quantization}");
             if (model.Synthetic)
             {
                 OnnxBackendLog.SyntheticModel(logger, model.Name);
             }
 
             OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
-            return new HostChunkedHeadBackend(bodySession, headSession, signature, head, model, options.HeadChunkTokens, description);
+            return new HostChunkedHeadBackend(bodySession, headSession, signature, head, model, options.HeadChunkTokens, description)
+            {
+                Pinning = device == ExecutionDevice.Cpu ? pinning : null,
+            };
         }
         catch
         {
@@ -115,6 +123,7 @@ internal sealed class HostChunkedHeadBackend : ISparseModelBackend
             inputs = OnnxSparseModelBackend.CreateInputs(batch, _inputNames, tokenTypes);
             using var runOptions = new RunOptions();
             using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
+            using CorePinning.CallerScope pinned = CorePinning.PinCaller(Pinning);
             using IDisposableReadOnlyCollection<OrtValue> results = _body.Run(runOptions, _inputNames, inputs, [_hiddenName]);
             ReadOnlySpan<float> hidden = results.First().GetTensorDataAsSpan<float>();
 

@@ -68,6 +68,14 @@ public sealed partial record OnnxBackendOptions
     /// </summary>
     public bool SpinBetweenRuns { get; init; } = true;
 
+    /// <summary>
+    /// Whether a CPU session's threads get a core each (default true) where they fill the process's allowed cores
+    /// exactly, on Linux: ONNX Runtime's pool threads for good, the thread that runs the model for the length of a
+    /// run. Threads that spin while waiting for each other stall when the kernel stacks two of them on one core. With
+    /// more allowed cores than threads (a shared node) nothing is pinned. See <see cref="CorePinning"/>.
+    /// </summary>
+    public bool PinThreads { get; init; } = true;
+
     /// <summary>Where pooling runs. Defaults to <see cref="PoolingPlacement.Graph"/>.</summary>
     public PoolingPlacement Pooling { get; init; } = PoolingPlacement.Graph;
 

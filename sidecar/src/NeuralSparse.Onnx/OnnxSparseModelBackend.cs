@@ -47,6 +47,9 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
     /// <inheritdoc />
     public string Description { get; }
 
+    /// <summary>The cores the runs' threads are pinned to; null where they are not.</summary>
+    private CorePinning? Pinning { get; init; }
+
     /// <summary>The device the session actually runs on (after any fallback).</summary>
     public ExecutionDevice Device { get; private init; }
 
@@ -94,10 +97,11 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         int vocabularySize = model.Tokenizer.VocabularySize;
 
         (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling, string poolingText, string graphDirectory) = PrepareGraph(model, options, logger);
-        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, logger);
+        CorePinning? pinning = CorePinning.For(options);
+        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, pinning, logger);
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
+            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning, device)}), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
 
         if (model.Synthetic)
         {
@@ -105,7 +109,11 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
 
         OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
-        return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description) { Device = device };
+        return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description)
+        {
+            Device = device,
+            Pinning = device == ExecutionDevice.Cpu ? pinning : null,
+        };
     }
 
     /// <summary>
@@ -212,6 +220,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
             inputs = CreateInputs(batch, _inputNames, tokenTypes);
             using var runOptions = new RunOptions();
             using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
+            using CorePinning.CallerScope pinned = CorePinning.PinCaller(Pinning);
             using IDisposableReadOnlyCollection<OrtValue> results = _session.Run(runOptions, _inputNames, inputs, [_outputName]);
             ReadOutput(results.First(), batch, output);
         }
@@ -303,8 +312,9 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
     }
 
+    /// <param name="pinning">Cores for a CPU session's pool threads (<see cref="CorePinning"/>); not used on CUDA.</param>
     internal static (InferenceSession Session, ExecutionDevice Device) CreateSession(
-        byte[] graph, string? graphDirectory, SparseModelDefinition model, OnnxBackendOptions options, ILogger logger)
+        byte[] graph, string? graphDirectory, SparseModelDefinition model, OnnxBackendOptions options, CorePinning? pinning, ILogger logger)
     {
         if (options.Device == ExecutionDevice.Cuda)
         {
@@ -328,6 +338,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         }
 
         using SessionOptions cpuOptions = BaseOptions(options, graphDirectory);
+        pinning?.ApplyTo(cpuOptions);
         try
         {
             return (new InferenceSession(graph, cpuOptions), ExecutionDevice.Cpu);

@@ -63,6 +63,9 @@ public sealed class ModelOptions
     /// <summary>Let them go on spinning for a while after a run returns (ONNX Runtime's default, true); false stops them at once.</summary>
     public bool SpinBetweenRuns { get; set; } = true;
 
+    /// <summary>Give each of a run's threads a core of its own on CPU (Linux; default true). See docs/sidecar.md.</summary>
+    public bool PinThreads { get; set; } = true;
+
     /// <summary>
     /// Weights of a graph built from a Hugging Face folder: <c>fp32</c> (default) or <c>fp16</c> (float16 weights and
     /// arithmetic, float32 outputs; for CUDA, where it runs on tensor cores).

@@ -187,6 +187,7 @@ internal sealed class ModelHost(
                 IntraOpThreads = model.IntraOpThreads,
                 AllowSpinning = model.AllowSpinning,
                 SpinBetweenRuns = model.SpinBetweenRuns,
+                PinThreads = model.PinThreads,
                 GraphCacheDirectory = settings.GraphCacheDirectory,
                 WeightPrecision = model.Precision == "fp16" ? WeightPrecision.Float16 : WeightPrecision.Float32,
                 Head = model.Head switch { "host-chunks" => HeadEvaluation.HostChunks, "fused" => HeadEvaluation.Fused, _ => HeadEvaluation.GraphChunks },
