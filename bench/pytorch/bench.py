@@ -62,7 +62,6 @@ def cpu_flags() -> set:
 # Kernel sets older than AVX2 + FMA: what OpenBLAS falls back to on a CPU model it does not know.
 PRE_AVX2_CORES = {"Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn", "Dunnington",
                   "Nehalem", "Sandybridge"}
-AVX2_CORES = {"Haswell", "Zen"}
 
 
 def openblas_core_name(library: str) -> str:
@@ -76,14 +75,12 @@ def openblas_core_name(library: str) -> str:
 def openblas_core_for_cpu(detected: str):
     """Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels by CPU model number and falls back to old ones on
     models newer than itself: on Intel's family 6 model 207 (AVX-512) it runs SSE3 "Prescott" kernels, a baseline
-    several times too slow; on AMD's AVX-512 models (Zen 4, Zen 5) it stops at its AVX2 kernels. Given its choice,
-    name the kernel set for the instructions the CPU has, as a newer OpenBLAS would (None where its choice stands)."""
+    several times too slow. Given its choice, name the kernel set for the instructions the CPU has, as a newer
+    OpenBLAS would (None where its choice stands)."""
     flags = cpu_flags()
-    avx512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
-    outdated = (detected in PRE_AVX2_CORES and {"avx2", "fma"} <= flags) or (detected in AVX2_CORES and avx512)
-    if not outdated:
+    if detected not in PRE_AVX2_CORES or not {"avx2", "fma"} <= flags:
         return None
-    if avx512:
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         return "Cooperlake" if "avx512_bf16" in flags else "SkylakeX"
     return "Haswell"
 
@@ -159,9 +156,11 @@ def main() -> None:
           + (f"; LD_PRELOAD={os.environ['LD_PRELOAD']} resolves sgemm_ first" if os.environ.get("LD_PRELOAD") else ""))
     if libraries := [path.split(" -> ")[-1] for path in mapped if "libopenblas" in path]:
         detected = os.environ.get("NS_BENCH_OPENBLAS_DETECTED")
+        forced = os.environ.get("OPENBLAS_CORETYPE") if not detected else None
         print(f"OpenBLAS kernels: {openblas_core_name(libraries[0])}"
               + (f" (set by this bench: OpenBLAS's own detection chose {detected} for this CPU model; set"
-                 " OPENBLAS_CORETYPE yourself to override)" if detected else ""))
+                 " OPENBLAS_CORETYPE yourself to override)" if detected else "")
+              + (f" (OPENBLAS_CORETYPE={forced} from the environment, not OpenBLAS's own choice)" if forced else ""))
     import re
 
     shown = torch.__config__.show()
