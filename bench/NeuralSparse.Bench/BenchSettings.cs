@@ -32,7 +32,7 @@ internal sealed record BenchSettings(
     /// <summary>Part latency: ONNX Runtime's threads go on spinning after each run (its default), in process and in the service.</summary>
     public bool SpinBetweenRuns { get; init; } = true;
 
-    /// <summary>Whether the latency part's in-process encoder and sidecars pin their threads to cores (the default).</summary>
+    /// <summary>Whether the encoder part's encoder and the latency part's in-process encoder and sidecars pin their threads to cores (the default).</summary>
     public bool PinThreads { get; init; } = true;
 
     /// <summary>Latency part: when above 0, also times the in-process encoder idle this long before each query.</summary>

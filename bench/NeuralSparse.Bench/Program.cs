@@ -14,12 +14,12 @@ using NeuralSparse.Onnx.Graph;
 using NeuralSparse.Onnx.Synthetic;
 
 // Options: --bert-data <dir> (tokenizer.json + idf.json), --models a,b,c, --seq 128,256, --batch 1,8,32,
-//          --threads N, --min-seconds S, --out <file.md>,
+//          --threads N, --min-seconds S, --out <file.md>, --pin-threads true|false (encoder and latency parts),
 //          --parts peak,tokenizer,load,encoder,budget,service,padding,head,int8,latency,gpu (default: the first six)
 //          gpu: --gpu-precisions fp32,fp16 --gpu-heads graph-chunks,fused --gpu-peak-tflops FP16,FP32 --windows FILE --cuda-device N
 //          --format hub|onnx (generated models as Hugging Face folders, the default, or as model.onnx directories)
 //          head: --head-seq 128,256,512 --head-batch 32 --chunk-tokens 512 --steady-runs 3
-//          latency: --query-model v2-distill --requests 200 --latency-variants before,now,tc-off,stop-spinning,worker,pgo-off,no-warm-up,workstation-gc,tp-spin-off,unpinned --spin-between-runs true --pin-threads true --paced-gap-ms 0 --transport-floor false;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
+//          latency: --query-model v2-distill --requests 200 --latency-variants before,now,tc-off,stop-spinning,worker,pgo-off,no-warm-up,workstation-gc,tp-spin-off,unpinned --spin-between-runs true --paced-gap-ms 0 --transport-floor false;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
 if (args is [HeadMemoryBench.ChildSwitch, string childModel, string childVariant, string childBatch, string childSequence, .. string[] childOptions])
 {
     BenchSettings child = BenchSettings.Parse(childOptions);
@@ -124,7 +124,7 @@ void EncoderTable()
     foreach (string name in settings.Models)
     {
         (SparseModelPreset preset, SparseModelDefinition model) = LoadModel(name);
-        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, GraphCacheDirectory = settings.GraphCache };
+        var options = new OnnxBackendOptions { IntraOpThreads = settings.Threads, GraphCacheDirectory = settings.GraphCache, PinThreads = settings.PinThreads };
         using var encoder = new SparseEncoder(model, OnnxSparseModelBackend.Create(model, options),
             new SparseEncoderOptions { MaxBatchSize = settings.Batches.Max(), MaxBatchTokens = settings.Batches.Max() * settings.Sequences.Max() });
         (byte[] graph, GraphSignature signature, _, _, string graphDirectory) = OnnxSparseModelBackend.PrepareGraph(model, options, NullLogger.Instance);
