@@ -26,7 +26,8 @@ namespace NeuralSparse.Sidecar.Hosting;
 /// half the budget, and a step predicted to overrun it is skipped;</item>
 /// <item>rounds of short requests through the real transports (HTTP and gRPC on the service's own loopback ports; in
 /// process where no socket server runs), until a round compiles no new method: the request paths have been through
-/// tiered compilation, so the JIT's background thread no longer competes with the first requests for the cores.</item>
+/// tiered compilation, so the JIT's background thread no longer competes with the first requests for the cores. HTTP
+/// bodies go both with their headers and after them, so the paths that wait for a body's bytes are compiled too.</item>
 /// </list>
 /// Warm-up requests are counted in the request metrics like any other.
 /// </summary>
