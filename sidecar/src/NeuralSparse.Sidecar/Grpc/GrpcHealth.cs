@@ -47,7 +47,7 @@ internal sealed class SidecarHealthService(HealthCheckService checks, ModelHost 
         {
             if (!IsKnown(request.Service))
             {
-                await responseStream.WriteAsync(new HealthCheckResponse { Status = ServingStatus.ServiceUnknown }, watching.Token);
+                await responseStream.WriteAsync(new HealthCheckResponse { Status = ServingStatus.ServiceUnknown }, context.CancellationToken);
                 await Task.Delay(Timeout.Infinite, watching.Token);
             }
 
@@ -58,7 +58,9 @@ internal sealed class SidecarHealthService(HealthCheckService checks, ModelHost 
                 ServingStatus current = models.IsReady ? ServingStatus.Serving : ServingStatus.NotServing;
                 if (current != last)
                 {
-                    await responseStream.WriteAsync(new HealthCheckResponse { Status = current }, watching.Token);
+                    // Only the caller cancels a write: shutdown makes models not ready and stops the watch at the
+                    // same moment, and a write cancelled by the stop resets the call instead of sending NOT_SERVING.
+                    await responseStream.WriteAsync(new HealthCheckResponse { Status = current }, context.CancellationToken);
                     last = current;
                 }
 

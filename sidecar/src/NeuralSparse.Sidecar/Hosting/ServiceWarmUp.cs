@@ -26,8 +26,7 @@ namespace NeuralSparse.Sidecar.Hosting;
 /// half the budget, and a step predicted to overrun it is skipped;</item>
 /// <item>rounds of short requests through the real transports (HTTP and gRPC on the service's own loopback ports; in
 /// process where no socket server runs), until a round compiles no new method: the request paths have been through
-/// tiered compilation, so the JIT's background thread no longer competes with the first requests for the cores. HTTP
-/// bodies go both with their headers and after them, so the paths that wait for a body's bytes are compiled too.</item>
+/// tiered compilation, so the JIT's background thread no longer competes with the first requests for the cores.</item>
 /// </list>
 /// Warm-up requests are counted in the request metrics like any other.
 /// </summary>
@@ -186,18 +185,11 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
         {
             foreach (string route in new[] { "queries", "documents" })
             {
-                // Each body twice: in one write with the headers, as .NET's client sends it, and after them in a
-                // second write, as Python's http.client (and others) do. Reading a body that is still on its way
-                // takes the request path's asynchronous branches, which the first form never compiles.
-                foreach (bool split in new[] { false, true })
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/models/{Uri.EscapeDataString(model)}/{route}", UriKind.Relative))
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/models/{Uri.EscapeDataString(model)}/{route}", UriKind.Relative))
-                    {
-                        Content = split ? new LateBodyContent(WarmUpBody) : new ByteArrayContent(WarmUpBody),
-                    };
-                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-                    await SendAsync(http, request, cancellationToken);
-                }
+                    Content = new StringContent("[\"warm up the service\"]", Encoding.UTF8, "application/json"),
+                };
+                await SendAsync(http, request, cancellationToken);
             }
 
             var grpc = new NeuralSparse.Grpc.V1.SparseEncoder.SparseEncoderClient(grpcChannel);
@@ -220,26 +212,6 @@ internal sealed class ServiceWarmUp(SidecarOptions options, IServer? server, ILo
         {
             http.Dispose();
             grpcChannel.Dispose();
-        }
-
-        private static readonly byte[] WarmUpBody = Encoding.UTF8.GetBytes("[\"warm up the service\"]");
-
-        /// <summary>A body sent after the headers have gone out: its first byte, a pause, then the rest.</summary>
-        private sealed class LateBodyContent(byte[] body) : HttpContent
-        {
-            protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-            {
-                await stream.WriteAsync(body.AsMemory(0, 1));
-                await stream.FlushAsync();
-                await Task.Delay(TimeSpan.FromMilliseconds(2));
-                await stream.WriteAsync(body.AsMemory(1));
-            }
-
-            protected override bool TryComputeLength(out long length)
-            {
-                length = body.Length;
-                return true;
-            }
         }
 
         private async Task SendAsync(HttpClient client, HttpRequestMessage request, CancellationToken cancellationToken)
