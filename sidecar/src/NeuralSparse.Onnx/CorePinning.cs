@@ -67,9 +67,13 @@ internal sealed unsafe partial class CorePinning
     public static CorePinning? For(OnnxBackendOptions options) =>
         options.PinThreads ? TryCreate(options.EffectiveIntraOpThreads) : null;
 
+    /// <summary>The pinning a session created with <paramref name="requested"/> has: none once it runs on CUDA (after any fallback).</summary>
+    public static CorePinning? InEffect(CorePinning? requested, ExecutionDevice device) =>
+        device == ExecutionDevice.Cpu ? requested : null;
+
     /// <summary>For a backend's description: where its threads run, or nothing where they are not pinned.</summary>
-    public static string Describe(CorePinning? pinning, ExecutionDevice device) =>
-        pinning is null || device != ExecutionDevice.Cpu ? string.Empty : $" on cores {string.Join(", ", pinning.Cores)}";
+    public static string Describe(CorePinning? pinning) =>
+        pinning is null ? string.Empty : $" on cores {string.Join(", ", pinning.Cores)}";
 
     /// <summary>Pins the session's pool threads: ONNX Runtime numbers processors from 1 and pins all threads but the caller.</summary>
     public void ApplyTo(SessionOptions options) =>

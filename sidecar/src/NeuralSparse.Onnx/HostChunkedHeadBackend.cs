@@ -77,13 +77,14 @@ internal sealed class HostChunkedHeadBackend : ISparseModelBackend
         Int8WeightQuantizer.Apply(headGraph, options.Quantization, logger, model.Name);
 
         // Both sessions run one after the other within a run: the same cores serve both.
-        CorePinning? pinning = CorePinning.For(options);
-        (InferenceSession bodySession, ExecutionDevice device) = OnnxSparseModelBackend.CreateSession(body.ToByteArray(), graphDirectory, model, options, pinning, logger);
+        CorePinning? requested = CorePinning.For(options);
+        (InferenceSession bodySession, ExecutionDevice device) = OnnxSparseModelBackend.CreateSession(body.ToByteArray(), graphDirectory, model, options, requested, logger);
         try
         {
-            (InferenceSession headSession, _) = OnnxSparseModelBackend.CreateSession(headGraph.ToByteArray(), graphDirectory, model, options, pinning, logger);
+            (InferenceSession headSession, _) = OnnxSparseModelBackend.CreateSession(headGraph.ToByteArray(), graphDirectory, model, options, requested, logger);
+            CorePinning? pinning = CorePinning.InEffect(requested, device);
             string description = string.Create(CultureInfo.InvariantCulture,
-                $"ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning, device)}), head over chunks of {options.HeadChunkTokens} real tokens, pooling on the host{quantization}");
+                $"ONNX Runtime {OnnxSparseModelBackend.RuntimeVersion} on {device} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning)}), head over chunks of {options.HeadChunkTokens} real tokens, pooling on the host{quantization}");
             if (model.Synthetic)
             {
                 OnnxBackendLog.SyntheticModel(logger, model.Name);
@@ -92,7 +93,7 @@ internal sealed class HostChunkedHeadBackend : ISparseModelBackend
             OnnxBackendLog.ModelLoaded(logger, model.Name, model.ModelPath, description);
             return new HostChunkedHeadBackend(bodySession, headSession, signature, head, model, options.HeadChunkTokens, description)
             {
-                Pinning = device == ExecutionDevice.Cpu ? pinning : null,
+                Pinning = pinning,
             };
         }
         catch

@@ -97,11 +97,12 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         int vocabularySize = model.Tokenizer.VocabularySize;
 
         (byte[] graphBytes, GraphSignature signature, PoolingPlacement pooling, string poolingText, string graphDirectory) = PrepareGraph(model, options, logger);
-        CorePinning? pinning = CorePinning.For(options);
-        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, pinning, logger);
+        CorePinning? requested = CorePinning.For(options);
+        (InferenceSession session, ExecutionDevice device) = CreateSession(graphBytes, graphDirectory, model, options, requested, logger);
+        CorePinning? pinning = CorePinning.InEffect(requested, device);
         string description = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
-            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning, device)}), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
+            $"ONNX Runtime {RuntimeVersion} on {ProviderName(device)} ({options.EffectiveIntraOpThreads} intra-op threads{CorePinning.Describe(pinning)}), {poolingText}{(model.Hub is null ? "" : $", graph built from the Hugging Face weights ({options.WeightPrecision})")}");
 
         if (model.Synthetic)
         {
@@ -112,7 +113,7 @@ public sealed class OnnxSparseModelBackend : ISparseModelBackend
         return new OnnxSparseModelBackend(session, signature, pooling, model.Activation, vocabularySize, description)
         {
             Device = device,
-            Pinning = device == ExecutionDevice.Cpu ? pinning : null,
+            Pinning = pinning,
         };
     }
 
