@@ -43,9 +43,9 @@ internal static class LatencyBench
         // The warm-up's large batches leave ONNX Runtime's memory arena at its steady size for big runs.
         ("no-warm-up", "now, one warm-up run instead of the full warm-up", ["--NeuralSparse:WarmUp:MaxSeconds=0"], []),
         ("workstation-gc", "now, workstation GC (as the container image sets)", [], new() { ["DOTNET_gcServer"] = "0" }),
-        // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
         // Threads left to the kernel: it can stack a run's two spinning threads on one core while the other idles.
         ("unpinned", "now, threads not pinned to cores", ["--NeuralSparse:Models:0:PinThreads=false"], []),
+        // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
         ("tp-spin-off", "now, thread-pool threads sleep without spinning", [], new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
     ];
 

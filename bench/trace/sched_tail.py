@@ -3,13 +3,15 @@
 
 Sends one short query at a time to a running sidecar over HTTP while `perf sched record` traces every context
 switch on the machine (CLOCK_MONOTONIC, the clock this script times with), then sets the slowest requests beside
-the typical ones: for each, how long each thread ran inside the request's window, grouped as the sidecar's two
-busiest threads (ONNX Runtime's), its other threads by name, this client, and every other process by name.
+the typical ones: for each, how long each of the sidecar's threads ran inside the request's window (by name and
+thread id; the busiest is ONNX Runtime's pool thread, the run's caller is whichever thread-pool thread took the
+request), this client, every other process by name, and the CPU time nobody used ("idle").
 
-A slow request whose model threads ran longer while nothing else ran is the machine (cache, memory, the
-hypervisor); one where other threads took the cores names the thread that did.
+A slow request whose run threads ran longer while nothing else ran is the machine (cache, memory, the
+hypervisor); one where other threads took the cores names the thread that did; idle time inside a run means its
+threads were waiting on each other or off the cores.
 
-    /usr/bin/python3 bench/trace/sched_tail.py --url http://127.0.0.1:8080 --model v2-distill --requests 1000
+    /usr/bin/python3 bench/trace/sched_tail.py --url http://127.0.0.1:8080 --sidecar-pid PID --model v2-distill --requests 1000
 
 Needs root (or perf_event_paranoid <= 0) and Debian's linux-perf. Issue 11's single-query p99.
 """
