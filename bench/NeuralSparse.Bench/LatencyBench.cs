@@ -47,6 +47,8 @@ internal static class LatencyBench
         ("unpinned", "now, threads not pinned to cores", ["--NeuralSparse:Models:0:PinThreads=false"], []),
         // Idle .NET thread-pool threads spin before they sleep; on 2 cores a spinning thread competes with ONNX Runtime's.
         ("tp-spin-off", "now, thread-pool threads sleep without spinning", [], new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
+        // Socket completions and Kestrel's request code on the socket thread: no thread-pool hop on the request path.
+        ("inline-io", "now, socket completions run inline (no thread-pool hop)", [], new() { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" }),
     ];
 
     private static readonly string[] DefaultVariants = ["before", "now", "tc-off"];
