@@ -20,10 +20,14 @@ public sealed class ServiceProcessTests(ModelDirectories models) : IClassFixture
 
         HttpResponseMessage response = await sidecar.Http.PostAsync(new Uri("/v1/documents", UriKind.Relative),
             new StringContent("""["hello world", "", "the weather in ny"]""", Encoding.UTF8, "application/json"));
-        JsonElement body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        byte[] bytes = await response.Content.ReadAsByteArrayAsync();
+        JsonElement body = JsonDocument.Parse(bytes).RootElement;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(3, body.GetArrayLength());
+        // Sent whole with its length, not chunked: a client has the answer without waiting for a closing chunk.
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
         Assert.Contains($"HTTP API on http://127.0.0.1:{sidecar.HttpPort}", sidecar.Output, StringComparison.Ordinal);
         Assert.Equal(0, await sidecar.TerminateAsync(ExitTimeout));
     }

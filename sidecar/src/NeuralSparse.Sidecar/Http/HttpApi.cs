@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -73,9 +74,7 @@ internal static class HttpApi
         }
 
         bool envelope = string.Equals(context.Request.Query["envelope"], "response", StringComparison.OrdinalIgnoreCase);
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-        SparseJsonWriter.Write(writer, vectors, scheduler.Encoder.Model.Tokenizer, request.Format, envelope);
+        await WriteJsonAsync(context, writer => SparseJsonWriter.Write(writer, vectors, scheduler.Encoder.Model.Tokenizer, request.Format, envelope));
     }
 
     private static async Task TokenizeAsync(HttpContext context)
@@ -92,31 +91,32 @@ internal static class HttpApi
             EncodeRequestParser.CheckLimits(texts, limits);
             WordPieceTokenizer tokenizer = scheduler.Encoder.Model.Tokenizer;
 
-            context.Response.ContentType = "application/json";
-            await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-            writer.WriteStartArray();
-            foreach (string text in texts)
+            await WriteJsonAsync(context, writer =>
             {
-                int[] ids = scheduler.Encoder.Tokenize(text);
-                writer.WriteStartObject();
-                writer.WriteStartArray("ids");
-                foreach (int id in ids)
+                writer.WriteStartArray();
+                foreach (string text in texts)
                 {
-                    writer.WriteNumberValue(id);
+                    int[] ids = scheduler.Encoder.Tokenize(text);
+                    writer.WriteStartObject();
+                    writer.WriteStartArray("ids");
+                    foreach (int id in ids)
+                    {
+                        writer.WriteNumberValue(id);
+                    }
+
+                    writer.WriteEndArray();
+                    writer.WriteStartArray("tokens");
+                    foreach (int id in ids)
+                    {
+                        writer.WriteStringValue(tokenizer.IdToToken(id));
+                    }
+
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
                 }
 
                 writer.WriteEndArray();
-                writer.WriteStartArray("tokens");
-                foreach (int id in ids)
-                {
-                    writer.WriteStringValue(tokenizer.IdToToken(id));
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
+            });
         }
     }
 
@@ -137,56 +137,76 @@ internal static class HttpApi
 
             // Validate everything before the first byte: an error after the response starts could only truncate it.
             List<int[]> sequences = [.. (nested ? ids.EnumerateArray().ToArray() : [ids]).Select(s => ReadIds(s, tokenizer.VocabularySize))];
-            context.Response.ContentType = "application/json";
-            await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-            writer.WriteStartArray();
-            foreach (int[] values in sequences)
+            await WriteJsonAsync(context, writer =>
             {
-                writer.WriteStartObject();
-                writer.WriteStartArray("tokens");
-                foreach (int id in values)
+                writer.WriteStartArray();
+                foreach (int[] values in sequences)
                 {
-                    writer.WriteStringValue(tokenizer.IdToToken(id));
+                    writer.WriteStartObject();
+                    writer.WriteStartArray("tokens");
+                    foreach (int id in values)
+                    {
+                        writer.WriteStringValue(tokenizer.IdToToken(id));
+                    }
+
+                    writer.WriteEndArray();
+                    writer.WriteString("text", tokenizer.Decode(values));
+                    writer.WriteEndObject();
                 }
 
                 writer.WriteEndArray();
-                writer.WriteString("text", tokenizer.Decode(values));
+            });
+        }
+    }
+
+    private static Task InfoAsync(HttpContext context)
+    {
+        ModelHost host = context.RequestServices.GetRequiredService<ModelHost>();
+        return WriteJsonAsync(context, writer =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("service", "neural-sparse-sidecar");
+            writer.WriteString("version", typeof(HttpApi).Assembly.GetName().Version?.ToString());
+            writer.WriteString("runtime", "ONNX Runtime " + OnnxSparseModelBackend.RuntimeVersion);
+            writer.WriteBoolean("ready", host.IsReady);
+            writer.WriteStartArray("models");
+            foreach (EncodeScheduler scheduler in host.Schedulers)
+            {
+                SparseModelDefinition model = scheduler.Encoder.Model;
+                writer.WriteStartObject();
+                writer.WriteString("name", model.Name);
+                writer.WriteString("mode", ModelWireNames.Of(model.Mode));
+                writer.WriteString("activation", ModelWireNames.Of(model.Activation));
+                writer.WriteNumber("maxLength", model.MaxLength);
+                writer.WriteNumber("vocabularySize", model.Tokenizer.VocabularySize);
+                writer.WriteString("preset", model.Preset?.HubName);
+                writer.WriteBoolean("synthetic", model.Synthetic);
+                writer.WriteString("backend", scheduler.Encoder.BackendDescription);
+                writer.WriteString("executionProvider", OnnxSparseModelBackend.ExecutionProviderOf(scheduler.Encoder));
                 writer.WriteEndObject();
             }
 
             writer.WriteEndArray();
-        }
+            writer.WriteEndObject();
+        });
     }
 
-    private static async Task InfoAsync(HttpContext context)
+    /// <summary>
+    /// Sends a JSON answer in one piece with its Content-Length. Streamed without a length, the answer went out
+    /// chunked, and its closing chunk only after the rest of the request pipeline had run, so a client could not
+    /// finish reading until then; with the length, headers and body leave in one write.
+    /// </summary>
+    private static async Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> write)
     {
-        ModelHost host = context.RequestServices.GetRequiredService<ModelHost>();
-        context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body, WriterOptions);
-        writer.WriteStartObject();
-        writer.WriteString("service", "neural-sparse-sidecar");
-        writer.WriteString("version", typeof(HttpApi).Assembly.GetName().Version?.ToString());
-        writer.WriteString("runtime", "ONNX Runtime " + OnnxSparseModelBackend.RuntimeVersion);
-        writer.WriteBoolean("ready", host.IsReady);
-        writer.WriteStartArray("models");
-        foreach (EncodeScheduler scheduler in host.Schedulers)
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
-            SparseModelDefinition model = scheduler.Encoder.Model;
-            writer.WriteStartObject();
-            writer.WriteString("name", model.Name);
-            writer.WriteString("mode", ModelWireNames.Of(model.Mode));
-            writer.WriteString("activation", ModelWireNames.Of(model.Activation));
-            writer.WriteNumber("maxLength", model.MaxLength);
-            writer.WriteNumber("vocabularySize", model.Tokenizer.VocabularySize);
-            writer.WriteString("preset", model.Preset?.HubName);
-            writer.WriteBoolean("synthetic", model.Synthetic);
-            writer.WriteString("backend", scheduler.Encoder.BackendDescription);
-            writer.WriteString("executionProvider", OnnxSparseModelBackend.ExecutionProviderOf(scheduler.Encoder));
-            writer.WriteEndObject();
+            write(writer);
         }
 
-        writer.WriteEndArray();
-        writer.WriteEndObject();
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = buffer.WrittenCount;
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
     }
 
     private static async Task<(JsonDocument Body, EncodeScheduler Scheduler, LimitsOptions Limits)> ReadWithModelAsync(HttpContext context)
