@@ -42,6 +42,7 @@ internal static class LatencyBench
         ("pgo-off", "now, TieredPGO off", [], new() { ["DOTNET_TieredPGO"] = "0" }),
         // The warm-up's large batches leave ONNX Runtime's memory arena at its steady size for big runs.
         ("no-warm-up", "now, one warm-up run instead of the full warm-up", ["--NeuralSparse:WarmUp:MaxSeconds=0"], []),
+        ("warm-up-8s", "now, the warm-up cut to 8 s", ["--NeuralSparse:WarmUp:MaxSeconds=8"], []),
         ("workstation-gc", "now, workstation GC (as the container image sets)", [], new() { ["DOTNET_gcServer"] = "0" }),
         // Threads left to the kernel: it can stack a run's two spinning threads on one core while the other idles.
         ("unpinned", "now, threads not pinned to cores", ["--NeuralSparse:Models:0:PinThreads=false"], []),
@@ -125,7 +126,9 @@ internal static class LatencyBench
             // The first requests a client sends once the service says it is ready (the connection is new too). Their
             // Server-Timing tells the service's share from the client's (this process's HTTP client is cold too).
             List<double> firstServer = [];
+            TimeSpan clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
             double[] first = await SequentialAsync(() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), firstServer.Add), FirstRequests);
+            TimeSpan firstClientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
             // Settle before the steady samples, all three paths in turn. The bench process's client code and the new
             // sidecar go on compiling (tiered JIT) for a while, on the same cores: with only 50 requests per protocol
             // here, a run's first row came out slower than its later rows, in process too.
@@ -135,6 +138,12 @@ internal static class LatencyBench
                 await SequentialAsync(Grpc, InterleavedBlock);
                 await SequentialAsync(InProcess, InterleavedBlock);
             }
+            // This process's CPU over 20 requests now, against the first 20: the client shares the cores with the service.
+            await Task.Delay(BlockPause);
+            clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+            await SequentialAsync(Http, FirstRequests);
+            TimeSpan settledClientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+
             // A diagnostic path: tokenizing the same query over each protocol runs the whole request path but the model:
             // what being a network service costs a request here, client and loopback included.
             Task<bool> TokenizeHttp() => ServiceLoad.PostJsonAsync(http, $"/v1/tokenize?model={settings.QueryModel}", NextQuery());
@@ -206,7 +215,7 @@ internal static class LatencyBench
                 $"| {name} | {startup:F1} | {firstP50:F1} / {first.Max():F1} | {firstP50 / httpP50:F2} / {first.Max() / httpP50:F2} | {windowMedian:F2} / {windowsWithin:P0} | {inP50:F1} / {inP99:F1} | {httpP50:F1} / {ServiceLoad.Percentile(steadyHttp, 0.99):F1} | {inP50 / httpP50:F2} / {inP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | {grpcP50:F1} / {ServiceLoad.Percentile(steadyGrpc, 0.99):F1} | {inP50 / grpcP50:F2} / {inP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | {ServiceLoad.Percentile(serverHttpSorted, 0.5):F1} / {ServiceLoad.Percentile(serverHttpSorted, 0.99):F1}, {ServiceLoad.Percentile(serverGrpcSorted, 0.5):F1} / {ServiceLoad.Percentile(serverGrpcSorted, 0.99):F1} | {rates[0]:F1} / {rates[1]:F1} | {rates[2]:F1} / {rates[3]:F1} | {sidecar.PeakResidentMegabytes} |"));
             double serverHttpP50 = ServiceLoad.Percentile(serverHttpSorted, 0.5);
             line(string.Create(CultureInfo.InvariantCulture,
-                $"| ↳ the first 20 in order, client ms (service's own ms): {string.Join(", ", first.Zip(firstServer, (c, s) => $"{c:F1} ({s:F1})"))}; service's own slowest ÷ its steady p50: {firstServer.Max() / serverHttpP50:F2} | | | | | | | | | | | | | |"));
+                $"| ↳ the first 20 in order, client ms (service's own ms): {string.Join(", ", first.Zip(firstServer, (c, s) => $"{c:F1} ({s:F1})"))}; service's own slowest ÷ its steady p50: {firstServer.Max() / serverHttpP50:F2}; this bench process's CPU over them {firstClientCpu.TotalMilliseconds:F0} ms, over 20 after settling {settledClientCpu.TotalMilliseconds:F0} ms | | | | | | | | | | | | | |"));
             if (steadyPacedList.Count > 0)
             {
                 double[] paced = [.. steadyPacedList.Order()];
@@ -238,8 +247,10 @@ internal static class LatencyBench
 
     /// <summary>
     /// Runs this process's HTTP client code (a new connection, a JSON POST, the Server-Timing header) against a throwaway
-    /// local listener, so the first requests to each sidecar time the service and not this client's own first calls:
-    /// without it the first request took 35–48 ms on the client against 10–15 ms inside the service.
+    /// local listener until tiered compilation has finished with it, so the first requests to each sidecar time the
+    /// service and not this client's own first calls: without it the first request took 35–48 ms on the client against
+    /// 10–15 ms inside the service; with only 64 requests, this process's compiler thread still took about 1 s of CPU
+    /// in the seconds after ready, and the service's runs slowed to twice their time from about the tenth request on.
     /// </summary>
     private static async Task WarmClientAsync(string[] queries)
     {
@@ -250,7 +261,8 @@ internal static class LatencyBench
         using var listener = new System.Net.HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
-        const int Requests = 64;
+        // Enough calls for every tier of tiered compilation (with dynamic PGO a hot method is compiled three times).
+        const int Requests = 600;
         Task serve = Task.Run(async () =>
         {
             byte[] answer = "[{\"warm\":1.0}]"u8.ToArray();
@@ -271,6 +283,16 @@ internal static class LatencyBench
         }
 
         await serve;
+
+        // Then until the compiler has been idle for a while: its background thread would compete with the service.
+        long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        for (int quiet = 0, rounds = 0; quiet < 3 && rounds < 50; rounds++)
+        {
+            await Task.Delay(200);
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            quiet = now == compiled ? quiet + 1 : 0;
+            compiled = now;
+        }
     }
 
     /// <param name="untimedBefore">Run before each request, outside its timing (the diagnostic paths' idle gap or model run).</param>
