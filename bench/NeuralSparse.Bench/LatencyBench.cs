@@ -211,9 +211,9 @@ internal static class LatencyBench
                 }
             }
 
-            line(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {startup:F1} | {firstP50:F1} / {first.Max():F1} | {firstP50 / httpP50:F2} / {first.Max() / httpP50:F2} | {windowMedian:F2} / {windowsWithin:P0} | {inP50:F1} / {inP99:F1} | {httpP50:F1} / {ServiceLoad.Percentile(steadyHttp, 0.99):F1} | {inP50 / httpP50:F2} / {inP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | {grpcP50:F1} / {ServiceLoad.Percentile(steadyGrpc, 0.99):F1} | {inP50 / grpcP50:F2} / {inP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | {ServiceLoad.Percentile(serverHttpSorted, 0.5):F1} / {ServiceLoad.Percentile(serverHttpSorted, 0.99):F1}, {ServiceLoad.Percentile(serverGrpcSorted, 0.5):F1} / {ServiceLoad.Percentile(serverGrpcSorted, 0.99):F1} | {rates[0]:F1} / {rates[1]:F1} | {rates[2]:F1} / {rates[3]:F1} | {sidecar.PeakResidentMegabytes} |"));
             double serverHttpP50 = ServiceLoad.Percentile(serverHttpSorted, 0.5);
+            line(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {startup:F1} | {firstP50:F1} / {first.Max():F1} | {firstP50 / httpP50:F2} / {first.Max() / httpP50:F2} | {windowMedian:F2} / {windowsWithin:P0} | {inP50:F1} / {inP99:F1} | {httpP50:F1} / {ServiceLoad.Percentile(steadyHttp, 0.99):F1} | {inP50 / httpP50:F2} / {inP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | {grpcP50:F1} / {ServiceLoad.Percentile(steadyGrpc, 0.99):F1} | {inP50 / grpcP50:F2} / {inP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | {serverHttpP50:F1} / {ServiceLoad.Percentile(serverHttpSorted, 0.99):F1}, {ServiceLoad.Percentile(serverGrpcSorted, 0.5):F1} / {ServiceLoad.Percentile(serverGrpcSorted, 0.99):F1} | {rates[0]:F1} / {rates[1]:F1} | {rates[2]:F1} / {rates[3]:F1} | {sidecar.PeakResidentMegabytes} |"));
             line(string.Create(CultureInfo.InvariantCulture,
                 $"| ↳ the first 20 in order, client ms (service's own ms): {string.Join(", ", first.Zip(firstServer, (c, s) => $"{c:F1} ({s:F1})"))}; service's own slowest ÷ its steady p50: {firstServer.Max() / serverHttpP50:F2}; this bench process's CPU over them {firstClientCpu.TotalMilliseconds:F0} ms, over 20 after settling {settledClientCpu.TotalMilliseconds:F0} ms | | | | | | | | | | | | | |"));
             if (steadyPacedList.Count > 0)
@@ -254,10 +254,7 @@ internal static class LatencyBench
     /// </summary>
     private static async Task WarmClientAsync(string[] queries)
     {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        int port = SidecarProcess.FreePort();
         using var listener = new System.Net.HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();

@@ -19,7 +19,7 @@ using NeuralSparse.Onnx.Synthetic;
 //          gpu: --gpu-precisions fp32,fp16 --gpu-heads graph-chunks,fused --gpu-peak-tflops FP16,FP32 --windows FILE --cuda-device N
 //          --format hub|onnx (generated models as Hugging Face folders, the default, or as model.onnx directories)
 //          head: --head-seq 128,256,512 --head-batch 32 --chunk-tokens 512 --steady-runs 3
-//          latency: --query-model v2-distill --requests 200 --latency-variants before,now,tc-off,stop-spinning,worker,pgo-off,no-warm-up,workstation-gc,tp-spin-off,unpinned --spin-between-runs true --paced-gap-ms 0 --transport-floor false;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
+//          latency: --query-model v2-distill --requests 200 --latency-variants before,now,tc-off,stop-spinning,worker,pgo-off,no-warm-up,warm-up-8s,workstation-gc,tp-spin-off,unpinned,inline-io --spin-between-runs true --paced-gap-ms 0 --transport-floor false;  int8: --fidelity-docs 100 --fidelity-queries 20 --int8-dirs d1,d2
 if (args is [HeadMemoryBench.ChildSwitch, string childModel, string childVariant, string childBatch, string childSequence, .. string[] childOptions])
 {
     BenchSettings child = BenchSettings.Parse(childOptions);
