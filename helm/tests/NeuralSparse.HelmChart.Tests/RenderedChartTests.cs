@@ -67,6 +67,13 @@ public sealed class RenderedChartTests
         Assert.Equal("1", env["ORT_DISABLE_TELEMETRY"]["value"]!.GetValue<string>());
         Assert.Contains(container["volumeMounts"]!.AsArray(), m => m!["mountPath"]!.GetValue<string>() == "/tmp");
 
+        // Threads: .NET counts what the pod requests, not the node's cores, so the service runs one ONNX Runtime
+        // thread per requested CPU (rounded up) even with no CPU limit.
+        JsonNode cpuRequest = env["DOTNET_PROCESSOR_COUNT"]["valueFrom"]!["resourceFieldRef"]!;
+        Assert.Equal("requests.cpu", cpuRequest["resource"]!.GetValue<string>());
+        Assert.Equal(container["name"]!.GetValue<string>(), cpuRequest["containerName"]!.GetValue<string>());
+        Assert.Equal("1", cpuRequest["divisor"]!.GetValue<string>());
+
         // GPU: the device limit and the toleration for GPU nodes, and the model asks for CUDA; none of it on CPU.
         bool gpu = set != "CPU";
         JsonNode? limit = container["resources"]!["limits"]?["nvidia.com/gpu"];
