@@ -41,6 +41,12 @@ internal sealed record BenchSettings(
     /// <summary>Latency part: also times /tokenize of the same queries over HTTP and gRPC (the request path without the model).</summary>
     public bool TransportFloor { get; init; }
 
+    /// <summary>
+    /// Latency part: after each cycle of in-process, HTTP and gRPC blocks, also times a cycle with the in-process block
+    /// replaced by an idle pause as long as it took: the service without the baseline's runs just before it.
+    /// </summary>
+    public bool ServiceAlone { get; init; }
+
     /// <summary>Part int8: documents and queries of the fidelity corpus, and extra model directories.</summary>
     public int FidelityDocuments { get; init; } = 100;
 
@@ -102,6 +108,7 @@ internal sealed record BenchSettings(
             PinThreads = bool.Parse(values.GetValueOrDefault("pin-threads") ?? "true"),
             PacedGapMilliseconds = double.Parse(values.GetValueOrDefault("paced-gap-ms") ?? "0", CultureInfo.InvariantCulture),
             TransportFloor = bool.Parse(values.GetValueOrDefault("transport-floor") ?? "false"),
+            ServiceAlone = bool.Parse(values.GetValueOrDefault("service-alone") ?? "false"),
             LatencyVariants = values.TryGetValue("latency-variants", out string? variants) ? variants.Split(',') : null,
             FidelityDocuments = values.TryGetValue("fidelity-docs", out string? docs) ? Ints(docs)[0] : 100,
             FidelityQueries = values.TryGetValue("fidelity-queries", out string? queries) ? Ints(queries)[0] : 20,

@@ -155,6 +155,7 @@ internal static class LatencyBench
 
             List<double> steadyIn = [], steadyHttpList = [], steadyGrpcList = [], steadyPacedList = [], floorHttpList = [], floorGrpcList = [];
             List<double> afterRunHttpList = [], afterRunGrpcList = [];
+            List<double> aloneHttpList = [], aloneServer = [], aloneGrpcList = [];
             for (int done = 0; done < n; done += InterleavedBlock)
             {
                 int count = Math.Min(InterleavedBlock, n - done);
@@ -166,6 +167,17 @@ internal static class LatencyBench
                 steadyHttpList.AddRange(await SequentialAsync(HttpTimed, count));
                 await Task.Delay(BlockPause);
                 steadyGrpcList.AddRange(await SequentialAsync(GrpcTimed, count));
+                if (settings.ServiceAlone)
+                {
+                    // The same cycle with the in-process block replaced by an idle pause as long as it took, in turn
+                    // with the cycle above so that both see the same minutes.
+                    await Task.Delay(BlockPause + TimeSpan.FromMilliseconds(steadyIn.TakeLast(count).Sum()));
+                    await Task.Delay(BlockPause);
+                    aloneHttpList.AddRange(await SequentialAsync(() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), aloneServer.Add), count));
+                    await Task.Delay(BlockPause);
+                    aloneGrpcList.AddRange(await SequentialAsync(Grpc, count));
+                }
+
                 if (settings.PacedGapMilliseconds > 0)
                 {
                     await Task.Delay(BlockPause);
@@ -222,6 +234,15 @@ internal static class LatencyBench
                 double pacedP50 = ServiceLoad.Percentile(paced, 0.5), pacedP99 = ServiceLoad.Percentile(paced, 0.99);
                 line(string.Create(CultureInfo.InvariantCulture,
                     $"| ↳ in process, {settings.PacedGapMilliseconds} ms idle before each query (diagnostic) | | | | | {pacedP50:F1} / {pacedP99:F1} (plain ÷ this: {inP50 / pacedP50:F2} / {inP99 / pacedP99:F2}) | | this ÷ HTTP: {pacedP50 / httpP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyHttp, 0.99):F2} | | this ÷ gRPC: {pacedP50 / grpcP50:F2} / {pacedP99 / ServiceLoad.Percentile(steadyGrpc, 0.99):F2} | | | | |"));
+            }
+
+            if (aloneHttpList.Count > 0)
+            {
+                double[] aloneHttp = [.. aloneHttpList.Order()], aloneGrpc = [.. aloneGrpcList.Order()], aloneOwn = [.. aloneServer.Order()];
+                double aloneHttpP50 = ServiceLoad.Percentile(aloneHttp, 0.5), aloneHttpP99 = ServiceLoad.Percentile(aloneHttp, 0.99);
+                double aloneGrpcP50 = ServiceLoad.Percentile(aloneGrpc, 0.5), aloneGrpcP99 = ServiceLoad.Percentile(aloneGrpc, 0.99);
+                line(string.Create(CultureInfo.InvariantCulture,
+                    $"| ↳ the service in alternate cycles with no in-process block, an idle pause instead (diagnostic) | | | | | | {aloneHttpP50:F1} / {aloneHttpP99:F1} | {inP50 / aloneHttpP50:F2} / {inP99 / aloneHttpP99:F2} | {aloneGrpcP50:F1} / {aloneGrpcP99:F1} | {inP50 / aloneGrpcP50:F2} / {inP99 / aloneGrpcP99:F2} | HTTP {ServiceLoad.Percentile(aloneOwn, 0.5):F1} / {ServiceLoad.Percentile(aloneOwn, 0.99):F1} | | | |"));
             }
 
             if (floorHttpList.Count > 0)
