@@ -21,8 +21,14 @@ public sealed class IngestResumeTests(SidecarFixture sidecar)
     [InlineData(CliRunner.SigInt, 130)]
     public async Task StoppedMidRun_ThenResumed_IndexesEveryDocumentExactlyOnce_AndReportsEveryFailureOnce(int signal, int exitCode)
     {
-        // Every 40th document is refused by the mapper; each _bulk takes 40 ms, so the run lasts long enough to stop.
-        var cluster = new InMemoryOpenSearch { BulkDelay = TimeSpan.FromMilliseconds(40), RejectDocument = id => int.Parse(id[1..], System.Globalization.CultureInfo.InvariantCulture) % 40 == 7 ? 400 : null };
+        // Every 40th document is refused by the mapper. Each _bulk takes 40 ms, and those after the first 24 (of 96; a
+        // checkpoint is saved every 8) wait until the first run has been stopped: it cannot finish first on a busy machine.
+        var cluster = new InMemoryOpenSearch
+        {
+            BulkDelay = TimeSpan.FromMilliseconds(40),
+            HoldBulksAfter = 24,
+            RejectDocument = id => int.Parse(id[1..], System.Globalization.CultureInfo.InvariantCulture) % 40 == 7 ? 400 : null,
+        };
         cluster.Handle("PUT", "/kill", """{"mappings":{"properties":{"passage_embedding":{"type":"rank_features"}}}}""");
         await using ClusterHost host = await ClusterHost.StartAsync(cluster);
         string work = CliRunner.TempDirectory("kill");
@@ -44,6 +50,7 @@ public sealed class IngestResumeTests(SidecarFixture sidecar)
 
             CliRunner.Signal(first, signal);
             await first.WaitForExitAsync();
+            cluster.ReleaseBulks();
             Assert.Equal(exitCode, first.ExitCode);
             IngestCheckpoint atStop = IngestCheckpoint.Load(checkpointPath)!;
             Assert.False(atStop.Complete, "the run finished before it could be stopped; the test proves nothing");

@@ -30,7 +30,9 @@ namespace NeuralSparse.Client.Tests.InMemory;
 internal sealed class InMemoryOpenSearch(string version = "3.1.0") : IOpenSearchTransport
 {
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource _bulksReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _ids;
+    private int _bulkCalls;
 
     public string[] Plugins { get; init; } = ["opensearch-ml", "opensearch-neural-search"];
 
@@ -39,6 +41,34 @@ internal sealed class InMemoryOpenSearch(string version = "3.1.0") : IOpenSearch
 
     /// <summary>Time each _bulk call takes (to make a kill land mid-run).</summary>
     public TimeSpan BulkDelay { get; init; }
+
+    /// <summary>
+    /// Where set, _bulk calls after this many wait for <see cref="ReleaseBulks"/>: a run that a test stops mid-way
+    /// cannot finish first, however slowly the test gets to stop it.
+    /// </summary>
+    public int? HoldBulksAfter { get; init; }
+
+    /// <summary>Lets held and later _bulk calls through.</summary>
+    public void ReleaseBulks() => _bulksReleased.TrySetResult();
+
+    /// <summary>What a call waits before it is handled: for _bulk, the hold and then <see cref="BulkDelay"/>.</summary>
+    public async Task BeforeHandlingAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!path.Split('?')[0].EndsWith("/_bulk", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (HoldBulksAfter is int limit && Interlocked.Increment(ref _bulkCalls) > limit)
+        {
+            await _bulksReleased.Task.WaitAsync(cancellationToken);
+        }
+
+        if (BulkDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(BulkDelay, cancellationToken);
+        }
+    }
 
     public JsonObject Settings { get; } = [];
 
@@ -95,11 +125,7 @@ internal sealed class InMemoryOpenSearch(string version = "3.1.0") : IOpenSearch
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
         string? body = request.NdJson ?? request.Body?.ToJsonString();
-        if (BulkDelay > TimeSpan.Zero && request.Path.Split('?')[0].EndsWith("/_bulk", StringComparison.Ordinal))
-        {
-            await Task.Delay(BulkDelay, cancellationToken);
-        }
-
+        await BeforeHandlingAsync(request.Path, cancellationToken);
         (int status, JsonNode? response) = Handle(request.Method.Method, request.Path, body);
         return new OpenSearchResponse(status, response?.ToJsonString() ?? string.Empty, new Uri("http://in-memory:9200"));
     }

@@ -32,11 +32,7 @@ internal sealed class ClusterHost : IAsyncDisposable
         {
             string body = await new StreamReader(context.Request.Body).ReadToEndAsync(context.RequestAborted);
             string path = context.Request.Path.Value + context.Request.QueryString.Value;
-            if (cluster.BulkDelay > TimeSpan.Zero && context.Request.Path.Value!.EndsWith("/_bulk", StringComparison.Ordinal))
-            {
-                await Task.Delay(cluster.BulkDelay, context.RequestAborted);
-            }
-
+            await cluster.BeforeHandlingAsync(path, context.RequestAborted);
             (int status, System.Text.Json.Nodes.JsonNode? json) = cluster.Handle(context.Request.Method, path, body.Length == 0 ? null : body);
             context.Response.StatusCode = status;
             context.Response.ContentType = "application/json";
