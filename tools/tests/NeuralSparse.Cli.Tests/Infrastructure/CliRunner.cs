@@ -20,6 +20,18 @@ internal static partial class CliRunner
 {
     public const int SigKill = 9;
     public const int SigInt = 2;
+    public const int SigTerm = 15;
+
+    /// <summary>
+    /// Whether this process ignores <paramref name="signal"/> (<c>SigIgn</c> in /proc/self/status). Children inherit
+    /// an ignored signal, and .NET keeps it ignored: a test run started in the background by a non-interactive shell
+    /// ignores SIGINT, so the CLI it starts never sees Ctrl-C.
+    /// </summary>
+    public static bool IgnoresSignal(int signal)
+    {
+        string? line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) : null;
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
+    }
 
     /// <summary>In process, stdout a pipe: machine-readable output only.</summary>
     public static async Task<CliRun> RunAsync(params string[] args) => await RunAsync(new Dictionary<string, string>(), args);
