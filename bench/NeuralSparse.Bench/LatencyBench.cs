@@ -120,14 +120,14 @@ internal static class LatencyBench
 
             // Steady samples also read the service's Server-Timing header: its own share of each latency.
             List<double> serverHttp = [], serverGrpc = [];
-            Task<bool> HttpTimed() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), serverHttp.Add);
+            Func<Task<bool>> HttpTimedInto(List<double> serverTimes) => () => ServiceLoad.PostJsonAsync(http, route, NextQuery(), serverTimes.Add);
             Task<bool> GrpcTimed() => ServiceLoad.GrpcEncodeAsync(grpc, settings.QueryModel, WireEncodeKind.Query, NextQuery(), serverGrpc.Add);
 
             // The first requests a client sends once the service says it is ready (the connection is new too). Their
             // Server-Timing tells the service's share from the client's (this process's HTTP client is cold too).
             List<double> firstServer = [];
             TimeSpan clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
-            double[] first = await SequentialAsync(() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), firstServer.Add), FirstRequests);
+            double[] first = await SequentialAsync(HttpTimedInto(firstServer), FirstRequests);
             TimeSpan firstClientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
             // Settle before the steady samples, all three paths in turn. The bench process's client code and the new
             // sidecar go on compiling (tiered JIT) for a while, on the same cores: with only 50 requests per protocol
@@ -164,7 +164,7 @@ internal static class LatencyBench
                 await Task.Delay(BlockPause);
                 steadyIn.AddRange(await SequentialAsync(InProcess, count));
                 await Task.Delay(BlockPause);
-                steadyHttpList.AddRange(await SequentialAsync(HttpTimed, count));
+                steadyHttpList.AddRange(await SequentialAsync(HttpTimedInto(serverHttp), count));
                 await Task.Delay(BlockPause);
                 steadyGrpcList.AddRange(await SequentialAsync(GrpcTimed, count));
                 if (settings.ServiceAlone)
@@ -173,7 +173,7 @@ internal static class LatencyBench
                     // with the cycle above so that both see the same minutes.
                     await Task.Delay(BlockPause + TimeSpan.FromMilliseconds(steadyIn.TakeLast(count).Sum()));
                     await Task.Delay(BlockPause);
-                    aloneHttpList.AddRange(await SequentialAsync(() => ServiceLoad.PostJsonAsync(http, route, NextQuery(), aloneServer.Add), count));
+                    aloneHttpList.AddRange(await SequentialAsync(HttpTimedInto(aloneServer), count));
                     await Task.Delay(BlockPause);
                     aloneGrpcList.AddRange(await SequentialAsync(Grpc, count));
                 }
